@@ -1,0 +1,175 @@
+"""Event archives: JSON Lines files (optionally gzip-compressed), one event per line.
+
+``{"event": "update", "payload": "<the SSE data text>", "instance": "https://host", "stream": "public",
+"received_at": "2026-11-25T12:00:00Z"}`` — ``payload`` is the data exactly as the server sent it (a Status
+as JSON text, or the bare id for ``delete``); an already-decoded JSON object is accepted too, and bytes that
+are not UTF-8 travel as ``payload_base64``. ``forkalytics stream --record`` writes this format and
+``forkalytics load --from`` reads it, so captured streams and exports replay through the same loader.
+
+Loading is idempotent: a file's batches are keyed by the file's content hash and the batch number, so
+loading the same archive twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from extract.events import RawEvent
+from extract.raw_loader import LoadReport, RawLoader
+from orchestration.config import instance_id_for, normalise_instance_url
+from orchestration.errors import ConfigError, UserError
+
+
+@dataclass
+class ArchiveLine:
+    number: int
+    event: RawEvent
+    offset: int = 0  # bytes of the (uncompressed) file read so far, for progress
+
+
+def _open(path: Path) -> IO[bytes]:
+    handle = open(path, "rb")  # noqa: SIM115 - returned to the caller, closed there
+    if handle.read(2) == b"\x1f\x8b":
+        handle.seek(0)
+        return gzip.GzipFile(fileobj=handle)  # type: ignore[return-value]
+    handle.seek(0)
+    return handle
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:24]
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def read_archive(path: Path, default_instance: str | None = None) -> Iterator[ArchiveLine]:
+    """Events of an archive, in file order. A line that is not a valid record is still yielded, as an
+    ``archive.invalid`` event holding the line, so the problem is visible in the warehouse."""
+    default_url = normalise_instance_url(default_instance) if default_instance else None
+    try:
+        handle = _open(path)
+    except OSError as exc:
+        raise UserError(f"Cannot read {path}: {exc.strerror}.") from None
+    with handle:
+        offset = 0
+        for number, raw_line in enumerate(handle, start=1):
+            offset += len(raw_line)
+            line = raw_line.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                if default_url is None:
+                    raise UserError(f"{path} line {number} is not a JSON object and has no instance; "
+                                    "pass --instance URL so it can be recorded.")
+                yield ArchiveLine(number, RawEvent(instance_id_for(default_url), default_url, "archive", "import",
+                                                   "archive.invalid", datetime.now(timezone.utc), line), offset)
+                continue
+            url = record.get("instance") or default_url
+            if not isinstance(url, str):
+                raise UserError(f"{path} line {number} names no instance; pass --instance URL.")
+            try:
+                url = normalise_instance_url(url)
+            except ConfigError as exc:
+                raise UserError(f"{path} line {number}: {exc}") from None
+            payload: bytes | None
+            if "payload_base64" in record:
+                try:
+                    payload = base64.b64decode(record["payload_base64"], validate=True)
+                except (ValueError, TypeError):
+                    payload = str(record["payload_base64"]).encode("utf-8")
+            elif isinstance(record.get("payload"), str):
+                payload = record["payload"].encode("utf-8", "surrogatepass")
+            elif "payload" in record and record["payload"] is not None:
+                payload = json.dumps(record["payload"], ensure_ascii=False).encode("utf-8", "surrogatepass")
+            else:
+                payload = None
+            event_type = record.get("event") if isinstance(record.get("event"), str) else "archive.invalid"
+            stream = record.get("stream") if isinstance(record.get("stream"), str) else "archive"
+            received_at = _parse_time(record.get("received_at")) or datetime.now(timezone.utc)
+            yield ArchiveLine(number, RawEvent(instance_id_for(url), url, stream, "import", event_type,
+                                               received_at, payload), offset)
+
+
+class ArchiveWriter:
+    """Appends received events to a JSON Lines archive (``--record``); thread-safe."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        opener = gzip.open if self.path.suffix == ".gz" else open
+        self._handle: IO[str] = opener(self.path, "at", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._lock = threading.Lock()
+        self.written = 0
+
+    def write(self, event: RawEvent) -> None:
+        record: dict[str, Any] = {"event": event.event_type, "instance": event.instance_url,
+                                  "stream": event.stream, "received_at": event.received_at.isoformat()}
+        if event.payload is not None:
+            try:
+                record["payload"] = event.payload.decode("utf-8")
+            except UnicodeDecodeError:
+                record["payload_base64"] = base64.b64encode(event.payload).decode("ascii")
+        with self._lock:
+            self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._handle.flush()
+            self.written += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._handle.close()
+
+
+def load_archive(path: Path, loader: RawLoader, *, default_instance: str | None = None, batch_size: int = 5000,
+                 on_batch: Callable[[int, float | None], None] | None = None) -> LoadReport:
+    """Load an archive into ``raw`` in batches keyed by file content and batch number (idempotent)."""
+    digest = file_digest(path)
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        compressed = handle.read(2) == b"\x1f\x8b"
+    report = LoadReport()
+    batch: list[RawEvent] = []
+    number = 0
+
+    def flush(offset: int) -> None:
+        nonlocal batch, number
+        if not batch:
+            return
+        report.add(loader.load_batch(f"import:{digest}:{number:06d}", batch))
+        if on_batch is not None:
+            on_batch(len(batch), None if compressed or not size else offset / size)
+        number += 1
+        batch = []
+
+    offset = 0
+    for line in read_archive(path, default_instance):
+        batch.append(line.event)
+        offset = line.offset
+        if len(batch) >= batch_size:
+            flush(offset)
+    flush(offset)
+    return report

@@ -1,0 +1,190 @@
+"""One received event, and how it becomes a row of ``raw.stream_events``.
+
+The extractor never interprets a Status beyond finding its id: parsing belongs to dbt, so models can be
+fixed and rebuilt from the log. What this module guarantees is that *every* event can be stored:
+
+* valid JSON is stored as ``jsonb`` (PostgreSQL normalises whitespace and key order, nothing else);
+* JSON that PostgreSQL cannot store (``\\u0000`` in a string), text that is not JSON, and bytes that are not
+  UTF-8 are stored as a JSON *string* holding the received text, with ``payload_escaped = true``, the reason
+  in ``payload_error`` and the exact bytes in ``payload_raw_base64`` (so the escaping is reversible);
+* a payload of the wrong shape (an array for ``update``, a Status without ``id``, a ``delete`` that is not an
+  id) is stored as parsed, with ``payload_error`` saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+STATUS_EVENTS = frozenset({"update", "status.update", "poll"})
+ID_EVENTS = frozenset({"delete", "poll.missing"})
+KNOWN_EVENTS = STATUS_EVENTS | ID_EVENTS
+SOURCES = frozenset({"stream", "backfill", "poll", "import", "legacy"})
+_STATUS_ID = re.compile(r"^[0-9]{1,20}$")
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """An event as received: who sent it, on which stream, when, and the payload bytes exactly."""
+
+    instance_id: str
+    instance_url: str
+    stream: str
+    source: str
+    event_type: str
+    received_at: datetime
+    payload: bytes | None
+
+    def to_spool(self) -> dict[str, Any]:
+        """A JSON-safe dict for the durable buffer (bytes that are not UTF-8 travel as base64)."""
+        record: dict[str, Any] = {
+            "i": self.instance_id, "u": self.instance_url, "s": self.stream, "o": self.source,
+            "e": self.event_type, "t": self.received_at.isoformat(),
+        }
+        if self.payload is not None:
+            try:
+                record["p"] = self.payload.decode("utf-8")
+            except UnicodeDecodeError:
+                record["b"] = base64.b64encode(self.payload).decode("ascii")
+        return record
+
+    @classmethod
+    def from_spool(cls, record: dict[str, Any]) -> RawEvent:
+        if "p" in record:
+            payload: bytes | None = record["p"].encode("utf-8", "surrogatepass")
+        elif "b" in record:
+            payload = base64.b64decode(record["b"])
+        else:
+            payload = None
+        return cls(instance_id=record["i"], instance_url=record["u"], stream=record["s"], source=record["o"],
+                   event_type=record["e"], received_at=datetime.fromisoformat(record["t"]), payload=payload)
+
+
+@dataclass(frozen=True)
+class RawRow:
+    """A row of ``raw.stream_events`` (without the loader's bookkeeping columns)."""
+
+    event_id: str
+    instance_id: str
+    instance_url: str
+    stream: str
+    source: str
+    event_type: str
+    received_at: datetime
+    payload_json: str | None
+    payload_status_id: str | None
+    payload_error: str | None
+    payload_escaped: bool
+    payload_raw_base64: str | None
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_id_for(instance_id: str, source: str, event_type: str, canonical_payload: bytes) -> str:
+    """Deterministic id: the same event delivered twice (or loaded twice) gets the same id."""
+    digest = hashlib.sha256()
+    for part in (instance_id.encode(), source.encode(), event_type.encode()):
+        digest.update(part)
+        digest.update(b"\x1f")
+    digest.update(canonical_payload)
+    return digest.hexdigest()[:40]
+
+
+def _status_id_of(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and 0 <= value < 2**63:  # Mastodon ids are snowflakes that fit a bigint
+        return str(value)
+    if isinstance(value, str) and _STATUS_ID.match(value.strip()):
+        return value.strip()
+    return None
+
+
+def _shape_error(event_type: str, parsed: Any) -> tuple[str | None, str | None]:
+    """(status id, error) for a parsed payload of the given event type."""
+    if event_type in STATUS_EVENTS:
+        if not isinstance(parsed, dict):
+            return None, f"{event_type} payload is a JSON {type(parsed).__name__}, not a Status object"
+        status_id = _status_id_of(parsed.get("id"))
+        if status_id is None:
+            return None, f"{event_type} payload has no valid status id"
+        return status_id, None
+    if event_type in ID_EVENTS:
+        status_id = _status_id_of(parsed)
+        if status_id is None:
+            return None, f"{event_type} payload is not a status id"
+        return status_id, None
+    return None, f"unknown event type {event_type!r}"
+
+
+def normalise(event: RawEvent) -> RawRow:
+    """Turn a received event into a storable row; never raises on bad input."""
+    error: str | None = None
+    escaped = False
+    raw_b64: str | None = None
+    payload_json: str | None = None
+    status_id: str | None = None
+    canonical: bytes = event.payload or b""
+
+    if event.payload is None:
+        error = f"{event.event_type} event without a payload"
+    else:
+        try:
+            text = event.payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            text = event.payload.decode("utf-8", "replace")
+            error = f"payload is not valid UTF-8 (byte {exc.start})"
+            escaped = True
+        parsed: Any = None
+        parsed_ok = False
+        if not escaped:
+            if event.event_type in ID_EVENTS and _STATUS_ID.match(text.strip()):
+                parsed, parsed_ok = text.strip(), True  # Mastodon sends the bare id: keep it as text
+            else:
+                try:
+                    parsed, parsed_ok = json.loads(text), True
+                except (ValueError, RecursionError) as exc:
+                    error = f"payload is not valid JSON ({str(exc).split(':')[0]})"
+                    escaped = True
+        if parsed_ok:
+            status_id = _shape_error(event.event_type, parsed)[0]
+        if parsed_ok and _NUL_ESCAPE.search(text) is not None:
+            error = "payload contains \\u0000, which PostgreSQL jsonb cannot store"
+            escaped = True
+            parsed_ok = False
+        if parsed_ok:
+            canonical_text = _canonical(parsed)
+            try:
+                canonical = canonical_text.encode("utf-8")
+            except UnicodeEncodeError:
+                error = "payload contains an unpaired UTF-16 surrogate, which PostgreSQL jsonb cannot store"
+                escaped = True
+                parsed_ok = False
+        if parsed_ok:
+            payload_json = canonical_text
+            status_id, error = _shape_error(event.event_type, parsed)
+        else:
+            # Store the received text as a JSON string; the exact bytes go alongside, base64-encoded.
+            payload_json = json.dumps(text.replace("\x00", "\\u0000"), ensure_ascii=False)
+            raw_b64 = base64.b64encode(event.payload).decode("ascii")
+            if event.event_type not in KNOWN_EVENTS:
+                error = f"{error}; unknown event type {event.event_type!r}"
+
+    if event.source not in SOURCES:
+        error = (error + "; " if error else "") + f"unknown source {event.source!r}"
+    received_at = event.received_at if event.received_at.tzinfo else event.received_at.replace(tzinfo=timezone.utc)
+    return RawRow(
+        event_id=event_id_for(event.instance_id, event.source, event.event_type, canonical),
+        instance_id=event.instance_id, instance_url=event.instance_url, stream=event.stream,
+        source=event.source, event_type=event.event_type, received_at=received_at.astimezone(timezone.utc),
+        payload_json=payload_json, payload_status_id=status_id, payload_error=error,
+        payload_escaped=escaped, payload_raw_base64=raw_b64,
+    )

@@ -1,0 +1,268 @@
+"""The configuration file (YAML) parsed once into typed, validated objects.
+
+Secrets never live in the file: each instance names the *environment variable* that holds its access token,
+and the warehouse URL of an external server is read from an environment variable too. Every problem is
+reported as one sentence through :class:`ConfigError` (exit code 2).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from orchestration.errors import ConfigError
+from orchestration.warehouse import WarehouseSettings
+
+CONFIG_ENV = "FORKALYTICS_CONFIG"
+DEFAULT_CONFIG_NAMES = ("forkalytics.yml", "forkalytics.yaml")
+DATABASE_URL_ENV = "FORKALYTICS_DATABASE_URL"
+STREAM_PATTERN = re.compile(
+    r"^(public|public:local|public:remote|hashtag:[^\s/:?#&]+|hashtag:local:[^\s/:?#&]+|list:\d+)$"
+)
+ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class InstanceConfig:
+    """One monitored Mastodon instance."""
+
+    url: str
+    streams: tuple[str, ...]
+    access_token_env: str | None = None
+
+    @property
+    def instance_id(self) -> str:
+        """The instance-scoped key used in every table: the host (and port when not the default)."""
+        return instance_id_for(self.url)
+
+    @property
+    def access_token(self) -> str | None:
+        if not self.access_token_env:
+            return None
+        value = os.environ.get(self.access_token_env, "").strip()
+        return value or None
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Streaming, buffering and back-fill settings."""
+
+    batch_max_events: int = 5000
+    batch_max_seconds: float = 5.0
+    heartbeat_timeout_seconds: float = 40.0
+    reconnect_initial_seconds: float = 1.0
+    reconnect_max_seconds: float = 60.0
+    backfill_overlap_seconds: float = 900.0
+    backfill_page_size: int = 40
+    backfill_on_start_hours: float = 0.0
+    fsync_interval_seconds: float = 0.5
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration."""
+
+    source_path: Path | None
+    project_dir: Path
+    warehouse: WarehouseSettings
+    state_dir: Path
+    instances: tuple[InstanceConfig, ...] = ()
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+
+    def instance(self, url_or_id: str) -> InstanceConfig:
+        wanted = instance_id_for(url_or_id) if "://" in url_or_id else url_or_id
+        for instance in self.instances:
+            if instance.instance_id == wanted:
+                return instance
+        raise ConfigError(f"Instance {url_or_id!r} is not configured (configured: "
+                          f"{', '.join(i.url for i in self.instances) or 'none'}).")
+
+
+def normalise_instance_url(url: str) -> str:
+    """``https://Mastodon.Social/`` -> ``https://mastodon.social``; a bare host gets ``https://``."""
+    text = url.strip()
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{url!r} is not an instance URL like https://mastodon.social.")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"{url!r} must be the instance's base URL, without a path or query.")
+    host = parts.hostname.lower()
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def instance_id_for(url: str) -> str:
+    """The stable instance key: ``mastodon.social``, or ``127.0.0.1:8401`` for a non-default port."""
+    parts = urlsplit(normalise_instance_url(url))
+    default = {"http": 80, "https": 443}[parts.scheme]
+    assert parts.hostname is not None
+    return parts.hostname if parts.port in (None, default) else f"{parts.hostname}:{parts.port}"
+
+
+def _expect(mapping: Any, where: str) -> dict:
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{where} must be a mapping of settings, not {type(mapping).__name__}.")
+    return mapping
+
+
+def _unknown_keys(mapping: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(mapping) - allowed)
+    if unknown:
+        raise ConfigError(f"Unknown setting {unknown[0]!r} in {where} (allowed: {', '.join(sorted(allowed))}).")
+
+
+def _number(mapping: dict, key: str, default: float, where: str, *, integer: bool = False,
+            minimum: float = 0.0) -> Any:
+    value = mapping.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{where}.{key} must be {kind}, not {value!r}.")
+    if value < minimum:
+        raise ConfigError(f"{where}.{key} must be at least {minimum:g}, not {value!r}.")
+    return value
+
+
+def _parse_instance(raw: Any, index: int) -> InstanceConfig:
+    where = f"instances[{index}]"
+    if isinstance(raw, str):
+        raw = {"url": raw}
+    mapping = _expect(raw, where)
+    _unknown_keys(mapping, {"url", "streams", "access_token_env"}, where)
+    if not mapping.get("url") or not isinstance(mapping["url"], str):
+        raise ConfigError(f"{where} needs a url, like https://mastodon.social.")
+    url = normalise_instance_url(mapping["url"])
+    streams = mapping.get("streams", ["public:local"])
+    if isinstance(streams, str):
+        streams = [streams]
+    if not isinstance(streams, list) or not streams:
+        raise ConfigError(f"{where}.streams must be a non-empty list such as [public:local, hashtag:python].")
+    cleaned: list[str] = []
+    for stream in streams:
+        if not isinstance(stream, str) or not STREAM_PATTERN.match(stream.strip()):
+            raise ConfigError(f"{where}.streams has {stream!r}; use public, public:local, public:remote, "
+                              "hashtag:<tag> or list:<id>.")
+        name = stream.strip()
+        if name.startswith("hashtag:"):
+            name = name.lower()
+        if name not in cleaned:
+            cleaned.append(name)
+    token_env = mapping.get("access_token_env")
+    if token_env is not None and (not isinstance(token_env, str) or not ENV_NAME_PATTERN.match(token_env)):
+        raise ConfigError(f"{where}.access_token_env must name an environment variable (the token itself "
+                          "never goes in the file).")
+    return InstanceConfig(url=url, streams=tuple(cleaned), access_token_env=token_env)
+
+
+def find_config_file(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The file named on the command line, else ``$FORKALYTICS_CONFIG``, else ``./forkalytics.yml``."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"Configuration file {path} does not exist.")
+        return path
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_ENV} points to {path}, which does not exist.")
+        return path
+    for name in DEFAULT_CONFIG_NAMES:
+        if Path(name).is_file():
+            return Path(name)
+    return None
+
+
+def load_config(explicit: str | os.PathLike | None = None) -> Config:
+    """Read and validate the configuration; a missing file means the defaults (embedded warehouse, no instances)."""
+    path = find_config_file(explicit)
+    raw: Any = {}
+    if path is not None:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{path} is not valid YAML{at}.") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"Cannot read {path}: {exc}.") from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: Any, path: Path | None = None) -> Config:
+    where = str(path) if path else "the configuration"
+    root = _expect(raw, where)
+    _unknown_keys(root, {"warehouse", "state_dir", "instances", "extract"}, where)
+    project_dir = (path.parent if path else Path.cwd()).resolve()
+
+    wh = _expect(root.get("warehouse"), "warehouse")
+    _unknown_keys(wh, {"url_env", "data_dir", "port", "database"}, "warehouse")
+    url_env = wh.get("url_env", DATABASE_URL_ENV)
+    if not isinstance(url_env, str) or not ENV_NAME_PATTERN.match(url_env):
+        raise ConfigError("warehouse.url_env must name an environment variable holding a PostgreSQL URL.")
+    url = os.environ.get(url_env, "").strip() or None
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"{url_env} must be a PostgreSQL URL like postgresql://user:password@host:5432/db.")
+    port = os.environ.get("FORKALYTICS_PG_PORT") or wh.get("port", 54329)
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        raise ConfigError(f"warehouse.port must be a TCP port number, not {port!r}.") from None
+    if not 1024 <= port <= 65535:
+        raise ConfigError(f"warehouse.port must be between 1024 and 65535, not {port}.")
+    database = wh.get("database", "forkalytics")
+    if not isinstance(database, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", database):
+        raise ConfigError("warehouse.database must be a plain database name such as forkalytics.")
+    data_dir = os.environ.get("FORKALYTICS_PG_DATA") or wh.get("data_dir", ".forkalytics/warehouse")
+    if not isinstance(data_dir, str):
+        raise ConfigError("warehouse.data_dir must be a directory path.")
+    warehouse = WarehouseSettings(url=url, data_dir=(project_dir / data_dir).resolve(), port=port,
+                                  database=database)
+
+    state_dir = os.environ.get("FORKALYTICS_STATE_DIR") or root.get("state_dir", ".forkalytics/state")
+    if not isinstance(state_dir, str):
+        raise ConfigError("state_dir must be a directory path.")
+
+    raw_instances = root.get("instances") or []
+    if not isinstance(raw_instances, list):
+        raise ConfigError("instances must be a list of instances, each with a url and streams.")
+    instances = tuple(_parse_instance(item, i) for i, item in enumerate(raw_instances))
+    ids = [i.instance_id for i in instances]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ConfigError(f"Instance {duplicates[0]} is configured twice; list its streams under one entry.")
+
+    ex = _expect(root.get("extract"), "extract")
+    defaults = ExtractConfig()
+    _unknown_keys(ex, set(defaults.__dataclass_fields__), "extract")
+    extract = ExtractConfig(
+        batch_max_events=_number(ex, "batch_max_events", defaults.batch_max_events, "extract",
+                                 integer=True, minimum=1),
+        batch_max_seconds=_number(ex, "batch_max_seconds", defaults.batch_max_seconds, "extract", minimum=0.05),
+        heartbeat_timeout_seconds=_number(ex, "heartbeat_timeout_seconds", defaults.heartbeat_timeout_seconds,
+                                          "extract", minimum=0.5),
+        reconnect_initial_seconds=_number(ex, "reconnect_initial_seconds", defaults.reconnect_initial_seconds,
+                                          "extract", minimum=0.01),
+        reconnect_max_seconds=_number(ex, "reconnect_max_seconds", defaults.reconnect_max_seconds, "extract",
+                                      minimum=0.01),
+        backfill_overlap_seconds=_number(ex, "backfill_overlap_seconds", defaults.backfill_overlap_seconds,
+                                         "extract"),
+        backfill_page_size=_number(ex, "backfill_page_size", defaults.backfill_page_size, "extract",
+                                   integer=True, minimum=1),
+        backfill_on_start_hours=_number(ex, "backfill_on_start_hours", defaults.backfill_on_start_hours,
+                                        "extract"),
+        fsync_interval_seconds=_number(ex, "fsync_interval_seconds", defaults.fsync_interval_seconds, "extract"),
+    )
+    if extract.backfill_page_size > 40:
+        raise ConfigError("extract.backfill_page_size must be at most 40, Mastodon's page limit.")
+    return Config(source_path=path, project_dir=project_dir, warehouse=warehouse,
+                  state_dir=(project_dir / state_dir).resolve(), instances=instances, extract=extract)
