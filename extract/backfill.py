@@ -89,6 +89,15 @@ class SeenStatuses:
             while len(self._versions) > self.capacity:
                 self._versions.popitem(last=False)
 
+    def preload(self, rows: list[tuple[str | None, str | None, str | None]]) -> None:
+        """Remember versions already in the warehouse: ``(status id, uri, edited_at or created_at)``."""
+        with self._lock:
+            for status_id, uri, version in rows:
+                for key in ((("id", status_id),) if status_id else ()) + ((("uri", uri),) if uri else ()):
+                    self._versions[key] = version or ""
+            while len(self._versions) > self.capacity:
+                self._versions.popitem(last=False)
+
     def is_new(self, status: dict[str, Any]) -> bool:
         version = self.version_of(status)
         with self._lock:

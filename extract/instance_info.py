@@ -129,8 +129,12 @@ def discover(instance: InstanceConfig, timeout: float = 20.0) -> InstanceInfo:
                 raise UserError(f"{instance.url} rejected the access token in {instance.access_token_env} "
                                 f"({_api_error_text(exc)}); create a new user token with the read scope.") from None
     except MastodonUnauthorizedError as exc:
-        raise UserError(f"{instance.url} refused the request ({_api_error_text(exc)}); check the access token "
-                        f"in {instance.access_token_env or 'access_token_env'}.") from None
+        if token:
+            raise UserError(f"{instance.url} rejected the access token in {instance.access_token_env} "
+                            f"({_api_error_text(exc)}); create a new user token with the read scope.") from None
+        raise UserError(f"{instance.url} answers only to logged-in users ({_api_error_text(exc)}); put a user "
+                        f"access token in {instance.access_token_env or 'the variable named by access_token_env'}."
+                        ) from None
     except MastodonNetworkError as exc:
         raise UserError(f"Cannot reach {instance.url}: {_network_reason(exc)}.") from None
     except MastodonAPIError as exc:

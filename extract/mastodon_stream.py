@@ -107,6 +107,8 @@ class StreamWorker(threading.Thread):
             self.failed = str(exc)
             self.on_fatal(self.stream, str(exc))
         except Exception as exc:  # noqa: BLE001 - e.g. the buffer cannot be written: stop, loudly
+            if self.stop_event.is_set() and not isinstance(exc, OSError):
+                return  # the connection was closed under the reader to stop it: not a failure
             self.failed = str(exc)
             self.on_fatal(self.stream, str(exc))
 

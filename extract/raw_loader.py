@@ -199,13 +199,21 @@ class RawLoader:
         return report
 
 
-def newest_received_at(dsn: str, instance_id: str, stream: str) -> datetime | None:
-    """When the newest loaded event of this instance and stream was received (for catch-up after a restart)."""
+def captured_versions(dsn: str, instance_id: str, since: datetime) -> list[tuple[str | None, str | None, str | None]]:
+    """``(status id, uri, edited_at or created_at)`` of the statuses loaded since ``since``, so a restarted
+    streamer's catch-up back-fill does not store again what the previous run captured."""
     conn = psycopg2.connect(dsn, connect_timeout=10)
     try:
         with conn.cursor() as cur:
-            cur.execute("select max(received_at) from raw.stream_events where instance_id = %s and stream = %s",
-                        (instance_id, stream))
-            return cur.fetchone()[0]
+            cur.execute(
+                """
+                select payload_status_id, payload->>'uri', coalesce(payload->>'edited_at', payload->>'created_at')
+                from raw.stream_events
+                where instance_id = %s and received_at >= %s and event_type in ('update', 'status.update')
+                  and payload_error is null
+                """,
+                (instance_id, since),
+            )
+            return cur.fetchall()
     finally:
         conn.close()

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from extract.archive import ArchiveWriter
@@ -20,7 +21,7 @@ from extract.checkpoints import CheckpointStore
 from extract.events import RawEvent
 from extract.instance_info import InstanceInfo, discover
 from extract.mastodon_stream import StreamWorker
-from extract.raw_loader import LoadReport, RawLoader
+from extract.raw_loader import LoadReport, RawLoader, captured_versions
 from extract.spool import SpoolWriter, ready_segments
 from orchestration.config import Config, InstanceConfig
 from orchestration.errors import ConfigError, UserError
@@ -157,6 +158,11 @@ class Streamer:
             for info in infos:
                 instance = info.instance
                 seen = SeenStatuses()
+                resume = [checkpoints.last_data_at(instance.instance_id, p.stream) for p in info.plans]
+                resume_from = min((moment for moment in resume if moment is not None), default=None)
+                if loader is not None and resume_from is not None:
+                    overlap = timedelta(seconds=extract.backfill_overlap_seconds)
+                    seen.preload(captured_versions(loader.dsn, instance.instance_id, resume_from - overlap))
                 backfiller = Backfiller(instance, sink, seen, page_size=extract.backfill_page_size,
                                         overlap_seconds=extract.backfill_overlap_seconds)
                 backfiller.start()
