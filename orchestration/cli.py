@@ -69,7 +69,13 @@ def cmd_db(args: argparse.Namespace, config: Config) -> int:
             + (f"; data in {info['data_dir']}" if info.get("data_dir") else ""))
         return 0 if info.get("running") else 3
     elif args.action == "url":
-        print(warehouse.dsn)
+        print(warehouse.dsn_for_role(args.role) if args.role else warehouse.dsn)
+    elif args.action == "grant-bi":
+        from orchestration.bi_access import grant_bi
+
+        warehouse.ensure_running()
+        say(grant_bi(warehouse, role=args.role or "forkalytics_bi"))
+        say(f"connect with: {warehouse.dsn_for_role(args.role or 'forkalytics_bi')}")
     return 0
 
 
@@ -195,8 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="start, stop or inspect the warehouse",
                              description="Manage the embedded PostgreSQL warehouse (or show the external one).")
-    db.add_argument("action", choices=["start", "stop", "status", "url"],
-                    help="start: start (or reuse) and create schemas; stop; status; url: print a DSN for psql/BI")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "grant-bi"],
+                    help="start: start (or reuse) and create schemas; stop; status; url: print a DSN for psql/BI; "
+                         "grant-bi: create the read-only BI role (marts only)")
+    db.add_argument("--role", help="with url: a DSN for this role; with grant-bi: the role name "
+                                   "(default forkalytics_bi; password from FORKALYTICS_BI_PASSWORD)")
     db.set_defaults(func=cmd_db)
 
     stream = commands.add_parser("stream", help="stream every configured instance into raw",

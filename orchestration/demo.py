@@ -15,7 +15,7 @@ from orchestration.config import Config, InstanceConfig
 from orchestration.errors import UserError
 from orchestration.warehouse import Warehouse
 
-DEMO_TOKEN_ENV = "FORKALYTICS_DEMO_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+DEMO_TOKEN_ENV = "FORKALYTICS_DEMO_TOKEN"
 DEMO_INSTANCES = (
     # (domain, preferred port, seed, scenario, streams)
     ("sim-one.example", 8401, 1, "default", ("public:local", "public:remote")),

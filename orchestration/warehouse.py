@@ -266,6 +266,12 @@ class Warehouse:
         assert self.embedded is not None
         return self.embedded.dsn(self.settings.database)
 
+    def dsn_for_role(self, role: str) -> str:
+        """The DSN with another user (and no password: a BI tool supplies its own)."""
+        parts = urlsplit(self.dsn)
+        host = parts.netloc.rsplit("@", 1)[-1]
+        return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
+
     def ensure_running(self) -> str:
         """Start the embedded server if needed, create the database and schemas, and return the DSN."""
         if self.embedded is not None:

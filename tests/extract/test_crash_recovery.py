@@ -40,7 +40,7 @@ def test_kill_minus_nine_loses_nothing(warehouse, tmp_path):
         log = tmp_path / "streamer.log"
         for _ in range(3):
             process = _start_streamer(config_path, warehouse.dsn, log)
-            wait_for(lambda: _spooled_or_loaded(config.state_dir, warehouse) > 0 or process.poll() is not None,
+            wait_for(lambda p=process: _spooled_or_loaded(config.state_dir, warehouse) > 0 or p.poll() is not None,
                      timeout=30, what="the streamer to receive events")
             assert process.poll() is None, log.read_text()
             time.sleep(rng.uniform(0.3, 1.5))  # somewhere in the middle of a batch
