@@ -250,3 +250,18 @@ def test_record_and_replay_an_archive(warehouse, sims, tmp_path, pg_server):
     rows = query(warehouse, "select event_type, payload_status_id, payload->>'edited_at' from raw.stream_events "
                             "where instance_id = %s and source = 'import'", (instance_id,))
     assert Counter((t, s or "", e or "") for t, s, e in rows) == Counter(expected)
+
+
+def test_list_and_local_hashtag_streams(warehouse, sims, tmp_path):
+    sim = sims("sim-list.example", 12)
+    config = make_config(tmp_path, [(sim.url, ["list:1", "hashtag:local:dailychatter"])])
+    instance_id = config.instances[0].instance_id
+    with StreamerThread(config, warehouse) as running:
+        sim.emit(150)
+        expected = expected_on(sim, "list:1") + expected_on(sim, "hashtag:local:dailychatter")
+        wait_for(lambda: len(stream_rows(warehouse, instance_id)) >= len(expected), what="list and tag events")
+        running.stop()
+    assert expected_on(sim, "list:1")
+    assert Counter(stream_rows(warehouse, instance_id)) == Counter(expected)
+    streams = {s for (s,) in query(warehouse, "select distinct stream from raw.stream_events")}
+    assert streams <= {"list:1", "hashtag:local:dailychatter"} and "list:1" in streams
