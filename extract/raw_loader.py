@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 
 from extract.events import RawEvent, RawRow, normalise
+from extract.raw_schema import ensure_month_partitions, is_partitioned
 from extract.spool import SpoolBusy, exclusive_lock, read_segment, ready_segments
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class RawLoader:
         self.dsn = dsn
         self.state_dir = Path(state_dir)
         self._pipeline = None
+        self._partitioned: bool | None = None
 
     def _get_pipeline(self):
         if self._pipeline is None:
@@ -125,12 +127,19 @@ class RawLoader:
                 self._pipeline.abort_packages()
         return self._pipeline
 
-    def _already_loaded(self, batch_key: str) -> bool:
+    def _prepare(self, batch_key: str, rows: Sequence[RawRow]) -> bool:
+        """False when the batch is already loaded; else make sure its month partitions exist (if partitioned)."""
         conn = psycopg2.connect(self.dsn, connect_timeout=10)
         try:
-            with conn.cursor() as cur:
+            with conn, conn.cursor() as cur:
                 cur.execute("select exists (select 1 from raw.stream_events where batch_key = %s)", (batch_key,))
-                return bool(cur.fetchone()[0])
+                if cur.fetchone()[0]:
+                    return False
+                if self._partitioned is None:
+                    self._partitioned = is_partitioned(cur)
+                if self._partitioned:
+                    ensure_month_partitions(cur, {row.received_at.date().replace(day=1) for row in rows})
+                return True
         finally:
             conn.close()
 
@@ -142,7 +151,7 @@ class RawLoader:
         rows = [normalise(event) for event in events]
         if not rows:
             return report
-        if self._already_loaded(batch_key):
+        if not self._prepare(batch_key, rows):
             report.skipped_batches = 1
             return report
         table = _arrow_table(rows, batch_key)

@@ -205,7 +205,10 @@ def parse_config(raw: Any, path: Path | None = None) -> Config:
     project_dir = (path.parent if path else Path.cwd()).resolve()
 
     wh = _expect(root.get("warehouse"), "warehouse")
-    _unknown_keys(wh, {"url_env", "data_dir", "port", "database"}, "warehouse")
+    _unknown_keys(wh, {"url_env", "data_dir", "port", "database", "partition_raw_by_month"}, "warehouse")
+    partitioned = wh.get("partition_raw_by_month", False)
+    if not isinstance(partitioned, bool):
+        raise ConfigError("warehouse.partition_raw_by_month must be true or false.")
     url_env = wh.get("url_env", DATABASE_URL_ENV)
     if not isinstance(url_env, str) or not ENV_NAME_PATTERN.match(url_env):
         raise ConfigError("warehouse.url_env must name an environment variable holding a PostgreSQL URL.")
@@ -226,7 +229,7 @@ def parse_config(raw: Any, path: Path | None = None) -> Config:
     if not isinstance(data_dir, str):
         raise ConfigError("warehouse.data_dir must be a directory path.")
     warehouse = WarehouseSettings(url=url, data_dir=(project_dir / data_dir).resolve(), port=port,
-                                  database=database)
+                                  database=database, partition_raw_by_month=partitioned)
 
     state_dir = os.environ.get("FORKALYTICS_STATE_DIR") or root.get("state_dir", ".forkalytics/state")
     if not isinstance(state_dir, str):

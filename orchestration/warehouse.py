@@ -61,6 +61,7 @@ class WarehouseSettings:
     data_dir: Path
     port: int = 54329
     database: str = "forkalytics"
+    partition_raw_by_month: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -301,7 +302,7 @@ class Warehouse:
 
     def bootstrap(self) -> None:
         """Create the schemas and the raw tables (idempotent), so dbt has its sources before the first load."""
-        from extract.raw_schema import RAW_DDL
+        from extract.raw_schema import is_partitioned, raw_ddl
 
         conn = self.connect()
         try:
@@ -309,7 +310,12 @@ class Warehouse:
                 cur.execute("select pg_advisory_xact_lock(hashtext('forkalytics.bootstrap'))")
                 for schema in SCHEMAS:
                     cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-                for statement in RAW_DDL:
+                cur.execute("select to_regclass('raw.stream_events') is not null")
+                existed = cur.fetchone()[0]
+                if existed and self.settings.partition_raw_by_month and not is_partitioned(cur):
+                    raise UserError("raw.stream_events already exists without partitions; partition_raw_by_month "
+                                    "applies to a new warehouse (or rebuild raw from an archive).", exit_code=2)
+                for statement in raw_ddl(self.settings.partition_raw_by_month):
                     cur.execute(statement)
         finally:
             conn.close()

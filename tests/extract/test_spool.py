@@ -16,6 +16,7 @@ import pytest
 from extract.events import RawEvent
 from extract.raw_loader import RawLoader
 from extract.spool import SpoolBusy, SpoolError, SpoolWriter, read_segment, ready_segments
+from orchestration.errors import UserError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
@@ -156,3 +157,36 @@ def test_a_file_in_place_of_the_buffer_directory_is_a_clear_error(tmp_path):
     blocker.write_text("not a directory")
     with pytest.raises(SpoolError, match="Cannot write to the event buffer"):
         SpoolWriter(blocker).open()
+
+
+def test_partitioned_raw_routes_rows_by_month(warehouse, tmp_path):
+    from dataclasses import replace
+
+    from extract.raw_schema import ensure_month_partitions
+    from orchestration.warehouse import Warehouse
+
+    with warehouse.connect() as conn, conn.cursor() as cur:
+        cur.execute("drop table raw.stream_events")
+    partitioned = Warehouse(replace(warehouse.settings, partition_raw_by_month=True))
+    partitioned.bootstrap()
+    october = datetime(2026, 10, 31, 23, 59, tzinfo=timezone.utc)
+    loader = RawLoader(partitioned.dsn, tmp_path)
+    # a row of December lands in the default partition first (as if loaded by another tool)...
+    with partitioned.connect() as conn, conn.cursor() as cur:
+        cur.execute("insert into raw.stream_events (event_id, instance_id, instance_url, stream, source, event_type, "
+                    "received_at, payload_escaped, batch_key, _dlt_load_id) values ('x', 'a', 'u', 's', 'stream', "
+                    "'update', '2026-12-02T00:00:00Z', false, 'manual', '1')")
+    batch = [RawEvent("a.example", "https://a.example", "public", "stream", "update", october, b'{"id": "1"}'),
+             RawEvent("a.example", "https://a.example", "public", "stream", "update", NOW, b'{"id": "2"}')]
+    assert loader.load_batch("k", batch).rows == 2
+    with partitioned.connect() as conn, conn.cursor() as cur:
+        ensure_month_partitions(cur, {datetime(2026, 12, 1).date()})  # ...and moves when its month arrives
+        cur.execute("select tableoid::regclass::text, count(*) from raw.stream_events group by 1 order by 1")
+        assert cur.fetchall() == [("raw.stream_events_2026_10", 1), ("raw.stream_events_2026_11", 1),
+                                  ("raw.stream_events_2026_12", 1)]
+    # switching an existing unpartitioned table is refused with one sentence
+    with partitioned.connect() as conn, conn.cursor() as cur:
+        cur.execute("drop table raw.stream_events cascade")
+    warehouse.bootstrap()
+    with pytest.raises(UserError, match="already exists without partitions"):
+        partitioned.bootstrap()
