@@ -11,7 +11,7 @@ from typing import Any
 
 from extract.simulator import SimulatedInstance, SimulatorConfig
 from orchestration.config import Config, parse_config
-from orchestration.streamer import StreamRunReport, Streamer
+from orchestration.streamer import Streamer, StreamRunReport
 from orchestration.warehouse import Warehouse
 
 TOKEN_ENV = "FORKALYTICS_TEST_SIM_TOKEN"
