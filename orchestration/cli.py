@@ -171,6 +171,15 @@ def cmd_load(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    from orchestration.status import collect, render_table
+
+    status = collect(config, Warehouse(config.warehouse))
+    print(status.to_json() if args.json else render_table(status))
+    unhealthy = status.warehouse_error or any(s.state in ("stalled", "failed") for s in status.instances)
+    return 1 if unhealthy else 0
+
+
 # -- simulate / demo ------------------------------------------------------------------------------
 def cmd_simulate(args: argparse.Namespace, config: Config) -> int:
     from extract.simulator import SimulatorConfig, serve_forever
@@ -239,6 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--instance", metavar="URL", help="instance for lines that do not name one")
     load.add_argument("--buffered", action="store_true", help="load what 'stream --no-load' buffered")
     load.set_defaults(func=cmd_load)
+
+    status = commands.add_parser("status", help="per instance: flow, gaps, load lag, freshness, failures",
+                                 description="Show, per instance, the last event received, events per minute, "
+                                             "gap recoveries, load lag, payload errors, failed enrichment, the "
+                                             "buffer and the last cycle. Exit code 1 when something is stalled, "
+                                             "failed or unreachable.")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=cmd_status)
 
     simulate = commands.add_parser("simulate", help="run a simulated Mastodon instance on a local port",
                                    description="Serve a simulated Mastodon 4.x instance (REST + streaming) "

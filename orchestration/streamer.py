@@ -7,12 +7,14 @@ disk and are loaded when it comes back; a buffer that cannot be written stops th
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from extract.archive import ArchiveWriter
@@ -176,7 +178,11 @@ class Streamer:
                     worker.start()
 
             started = time.monotonic()
+            status_saved = 0.0
             while not self.stop_event.wait(0.2):
+                if time.monotonic() - status_saved >= 2.0:
+                    self.write_status(loader_thread)
+                    status_saved = time.monotonic()
                 if duration is not None and time.monotonic() - started >= duration:
                     break
                 if max_events is not None and sum(w.stats.events for w in self.workers) >= max_events:
@@ -184,6 +190,7 @@ class Streamer:
                 if all(not w.is_alive() for w in self.workers):
                     break
             self._shutdown(checkpoints)
+            self.write_status(loader_thread, running=False)
             if recorder is not None:
                 recorder.close()
             if loader_thread is not None:
@@ -207,6 +214,36 @@ class Streamer:
             report.backfilled[instance_id] = backfiller.recovered
         report.failures = list(self._failures)
         return report
+
+    def write_status(self, loader_thread: _LoaderThread | None, *, running: bool = True) -> None:
+        """Save what each stream is doing to ``state_dir/stream_status.json`` for ``forkalytics status``."""
+        now = datetime.now(timezone.utc)
+        streams = []
+        for worker in self.workers:
+            stats = worker.stats
+            streams.append({
+                "instance_id": worker.instance.instance_id, "stream": worker.stream,
+                "events": stats.events, "events_by_type": stats.by_type, "connects": stats.connects,
+                "reconnects": stats.reconnects, "gap_backfills": worker.gaps,
+                "last_event_at": stats.last_event_at.isoformat() if stats.last_event_at else None,
+                "last_data_at": stats.last_data_at.isoformat() if stats.last_data_at else None,
+                "failed": worker.failed, "alive": worker.is_alive(),
+            })
+        document = {
+            "pid": os.getpid(), "running": running, "written_at": now.isoformat(), "streams": streams,
+            "backfill": {key: {"recovered": b.recovered, "gaps_filled": b.gaps_filled, "last_error": b.last_error}
+                         for key, b in self.backfillers.items()},
+            "warehouse_outage": loader_thread is not None and loader_thread.outage_since is not None,
+            "loaded_rows": loader_thread.report.rows if loader_thread is not None else 0,
+        }
+        path = self.config.state_dir / "stream_status.json"
+        tmp = path.with_suffix(".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(document, indent=1))
+            os.replace(tmp, path)
+        except OSError:
+            log.debug("could not write %s", path, exc_info=True)
 
     def _shutdown(self, checkpoints: CheckpointStore, backfill_grace: float = 30.0) -> None:
         for worker in self.workers:
