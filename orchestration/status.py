@@ -188,7 +188,8 @@ def render_table(status: Status) -> str:
     for s in status.instances:
         age = None
         if s.last_event_at:
-            age = (datetime.fromisoformat(status.generated_at) - datetime.fromisoformat(s.last_event_at)).total_seconds()
+            generated = datetime.fromisoformat(status.generated_at)
+            age = (generated - datetime.fromisoformat(s.last_event_at)).total_seconds()
         elif s.newest_event_age_seconds is not None:
             age = s.newest_event_age_seconds
         rows.append((s.instance_id, s.state, _age(age) + (" ago" if age is not None else ""),
