@@ -182,13 +182,18 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
 
 # -- simulate / demo ------------------------------------------------------------------------------
 def cmd_simulate(args: argparse.Namespace, config: Config) -> int:
-    from extract.simulator import SimulatorConfig, serve_forever
+    from extract.simulator import serve_forever
+    from extract.simulator.__main__ import config_from_args
 
-    serve_forever(SimulatorConfig(
-        domain=args.domain, host=args.host, port=args.port, seed=args.seed, scenario=args.scenario,
-        events_per_second=args.events_per_second, heartbeat_interval=args.heartbeat,
-        access_token=None if args.no_token else args.token, live_feeds=args.live_feeds,
-    ))
+    try:
+        simulator_config = config_from_args(args)
+    except ValueError as exc:
+        raise UserError(f"{exc}.", exit_code=2) from None
+    try:
+        serve_forever(simulator_config)
+    except OSError as exc:
+        raise UserError(f"Cannot start the simulated instance on {args.host}:{args.port}: "
+                        f"{exc.strerror or exc}.") from None
     return 0
 
 
@@ -260,16 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="run a simulated Mastodon instance on a local port",
                                    description="Serve a simulated Mastodon 4.x instance (REST + streaming) "
                                                "with deterministic content, for demos and tests.")
-    simulate.add_argument("--port", type=int, default=8401)
-    simulate.add_argument("--host", default="127.0.0.1")
-    simulate.add_argument("--domain", default="sim-one.example", help="the instance's domain name")
-    simulate.add_argument("--seed", type=int, default=1)
-    simulate.add_argument("--scenario", choices=["default", "spike"], default="default")
-    simulate.add_argument("--events-per-second", type=float, default=5.0)
-    simulate.add_argument("--heartbeat", type=float, default=15.0, help="seconds between heartbeats")
-    simulate.add_argument("--token", default="sim-token", help="the user token streaming requires")
-    simulate.add_argument("--no-token", action="store_true", help="require no token at all")
-    simulate.add_argument("--live-feeds", choices=["public", "authenticated", "disabled"], default="public")
+    from extract.simulator.__main__ import add_arguments as add_simulator_arguments
+
+    add_simulator_arguments(simulate)
     simulate.set_defaults(func=cmd_simulate)
 
     demo = commands.add_parser("demo", help="two simulated instances streamed into the embedded warehouse",

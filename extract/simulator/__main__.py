@@ -11,12 +11,17 @@ from .instance import serve_forever
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line options (reusable by the project's own CLI)."""
-    defaults = SimulatorConfig()
     parser = argparse.ArgumentParser(
         prog="python -m extract.simulator",
         description="Serve a simulated Mastodon 4.x instance (REST + SSE streaming) until interrupted.",
     )
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line options (shared with ``forkalytics simulate``)."""
+    defaults = SimulatorConfig()
     parser.add_argument("--host", default=defaults.host, help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8401, help="port to listen on, 0 = any free (default: 8401)")
     parser.add_argument("--domain", default=defaults.domain, help="the instance's domain (default: %(default)s)")
@@ -43,7 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="behave like Mastodon < 4.3: no GET /api/v1/statuses?id[]=")
     parser.add_argument("--mastodon-version", default=defaults.version,
                         help="version the instance reports (default: %(default)s)")
-    return parser
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
