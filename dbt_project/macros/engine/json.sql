@@ -1,0 +1,81 @@
+{#-
+  JSON idioms, one macro each, dispatched per engine (PostgreSQL implementations here; a Spark
+  implementation is one more `spark__` macro per idiom). `path` is a list of object keys.
+-#}
+
+{#- The JSON value at `path` (json type), null when absent or when `expr` is not an object. -#}
+{% macro json_get(expr, path) -%}
+    {{ return(adapter.dispatch('json_get', 'forkalytics')(expr, path)) }}
+{%- endmacro %}
+
+{% macro default__json_get(expr, path) -%}
+    ({{ expr }} #> '{ {{- path | join(',') -}} }')
+{%- endmacro %}
+
+{#- The value at `path` as text (a JSON string unquoted), null when absent or JSON null. -#}
+{% macro json_get_text(expr, path) -%}
+    {{ return(adapter.dispatch('json_get_text', 'forkalytics')(expr, path)) }}
+{%- endmacro %}
+
+{% macro default__json_get_text(expr, path) -%}
+    ({{ expr }} #>> '{ {{- path | join(',') -}} }')
+{%- endmacro %}
+
+{#- The JSON type of a value: object, array, string, number, boolean, null (SQL null when absent). -#}
+{% macro json_type(expr) -%}
+    {{ return(adapter.dispatch('json_type', 'forkalytics')(expr)) }}
+{%- endmacro %}
+
+{% macro default__json_type(expr) -%}
+    jsonb_typeof({{ expr }})
+{%- endmacro %}
+
+{#- A scalar JSON value (e.g. the bare id of a delete) as text. -#}
+{% macro json_scalar_text(expr) -%}
+    {{ return(adapter.dispatch('json_scalar_text', 'forkalytics')(expr)) }}
+{%- endmacro %}
+
+{% macro default__json_scalar_text(expr) -%}
+    ({{ expr }} #>> '{}')
+{%- endmacro %}
+
+{#-
+  JSON array to rows: a join clause adding `<alias>.value` (json) and `<alias>.ordinal` (1-based) per
+  element. A value that is not an array yields no rows (never an error).
+-#}
+{% macro json_array_rows(expr, alias) -%}
+    {{ return(adapter.dispatch('json_array_rows', 'forkalytics')(expr, alias)) }}
+{%- endmacro %}
+
+{% macro default__json_array_rows(expr, alias) -%}
+    cross join lateral jsonb_array_elements(
+        case when jsonb_typeof({{ expr }}) = 'array' then {{ expr }} else '[]'::jsonb end
+    ) with ordinality as {{ alias }} (value, ordinal)
+{%- endmacro %}
+
+{#- Aggregate values into a JSON array in the given order (an empty array when there are none). -#}
+{% macro json_array_agg(expr, order_by) -%}
+    {{ return(adapter.dispatch('json_array_agg', 'forkalytics')(expr, order_by)) }}
+{%- endmacro %}
+
+{% macro default__json_array_agg(expr, order_by) -%}
+    coalesce(jsonb_agg({{ expr }} order by {{ order_by }}), '[]'::jsonb)
+{%- endmacro %}
+
+{#- The empty JSON array literal. -#}
+{% macro json_empty_array() -%}
+    {{ return(adapter.dispatch('json_empty_array', 'forkalytics')()) }}
+{%- endmacro %}
+
+{% macro default__json_empty_array() -%}
+    '[]'::jsonb
+{%- endmacro %}
+
+{#- The JSON column type used in contracts and casts. -#}
+{% macro json_type_name() -%}
+    {{ return(adapter.dispatch('json_type_name', 'forkalytics')()) }}
+{%- endmacro %}
+
+{% macro default__json_type_name() -%}
+    jsonb
+{%- endmacro %}

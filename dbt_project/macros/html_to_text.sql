@@ -1,0 +1,81 @@
+{#-
+  Mastodon status HTML -> plain text, as a person reads the rendered post:
+  - paragraphs (<p>) are separated by a blank line, <br> is a line break, so words of different
+    paragraphs or lines never run together ("Hello@bob" was the previous system's bug);
+  - <span class="invisible"> parts of links (scheme, the hidden tail of long URLs) are dropped and a
+    <span class="ellipsis"> part is followed by "…", exactly as Mastodon displays shortened links;
+  - all other tags are removed, keeping their text (mentions read "@bob", hashtags "#tag");
+  - entities are decoded once (&amp; &lt; &gt; &quot; &apos; &#39; &nbsp; and any numeric &#N; / &#xH;);
+    &nbsp; becomes a plain space; an invalid code point becomes U+FFFD.
+  The result is trimmed; null stays null.
+-#}
+{% macro html_to_text(html) -%}
+    {{ return(adapter.dispatch('html_to_text', 'forkalytics')(html)) }}
+{%- endmacro %}
+
+{% macro default__html_to_text(html) -%}
+    {%- set invisible = "<span[^>]*class=\"[^\"]*\\minvisible\\M[^\"]*\"[^>]*>[^<]*</span>" -%}
+    {%- set ellipsis = "<span[^>]*class=\"[^\"]*\\mellipsis\\M[^\"]*\"[^>]*>([^<]*)</span>" -%}
+    {%- set stripped -%}
+        btrim(
+            regexp_replace(
+                regexp_replace(
+                    regexp_replace(
+                        regexp_replace(
+                            regexp_replace(
+                                regexp_replace({{ html }}, '{{ invisible }}', '', 'gi'),
+                                '{{ ellipsis }}', '\1…', 'gi'
+                            ),
+                            '<br[^>]*>', E'\n', 'gi'
+                        ),
+                        '</(p|div|blockquote|h[1-6]|pre)>\s*<(p|div|blockquote|h[1-6]|pre|ul|ol)[^>]*>', E'\n\n', 'gi'
+                    ),
+                    '</li>\s*<li[^>]*>|</?(ul|ol|li|p|div|blockquote|h[1-6]|pre)[^>]*>', E'\n', 'gi'
+                ),
+                '<[^>]*>', '', 'g'
+            ),
+            E' \n\r\t'
+        )
+    {%- endset -%}
+    case
+        when {{ html }} is null then null
+        when position('&' in {{ html }}) = 0 then {{ stripped }}
+        else (
+            select
+                string_agg(
+                    case
+                        when entity.part[1] is not null then
+                            case
+                                when cast(('x' || lpad(entity.part[1], 8, '0')) as bit(32))::integer between 1 and 1114111
+                                    and cast(('x' || lpad(entity.part[1], 8, '0')) as bit(32))::integer not between 55296 and 57343
+                                    then chr(cast(('x' || lpad(entity.part[1], 8, '0')) as bit(32))::integer)
+                                else chr(65533)
+                            end
+                        when entity.part[2] is not null then
+                            case
+                                when cast(entity.part[2] as integer) between 1 and 1114111
+                                    and cast(entity.part[2] as integer) not between 55296 and 57343
+                                    then chr(cast(entity.part[2] as integer))
+                                else chr(65533)
+                            end
+                        when entity.part[3] is not null then
+                            case lower(entity.part[3])
+                                when 'amp' then '&'
+                                when 'lt' then '<'
+                                when 'gt' then '>'
+                                when 'quot' then '"'
+                                when 'apos' then ''''
+                                when 'nbsp' then ' '
+                            end
+                        else entity.part[4]
+                    end,
+                    '' order by entity.ordinal
+                )
+            from regexp_matches(
+                {{ stripped }},
+                '&#[xX]([0-9a-fA-F]{1,6});|&#([0-9]{1,7});|&(amp|lt|gt|quot|apos|nbsp);|(&|[^&]+)',
+                'g'
+            ) with ordinality as entity (part, ordinal)
+        )
+    end
+{%- endmacro %}

@@ -1,0 +1,194 @@
+{#-
+  One row per account (account_id, instance_id): every author seen, with the profile of its most recent
+  observation, plus every account only ever seen as a mention (profile fields null,
+  `is_profile_observed` false), so a mention of an unknown account is never lost.
+-#}
+with
+
+author_observations as (
+    select
+        observations.*,
+        row_number() over (
+            partition by observations.instance_id, observations.account_id
+            order by observations.observed_at desc, observations.event_id desc
+        ) as recency_rank,
+        min(observations.observed_at) over (
+            partition by observations.instance_id, observations.account_id
+        ) as first_seen_at,
+        max(observations.observed_at) over (
+            partition by observations.instance_id, observations.account_id
+        ) as last_seen_at
+    from {{ ref('int_status_observations') }} as observations
+),
+
+authored_posts as (
+    select
+        instance_id,
+        account_id,
+        count(distinct status_id) as observed_post_count
+    from {{ ref('int_status_observations') }}
+    group by instance_id, account_id
+),
+
+authors as (
+    select
+        author_observations.instance_id,
+        author_observations.instance_url,
+        author_observations.account_id,
+        author_observations.account_username as username,
+        author_observations.account_acct as acct,
+        author_observations.account_display_name as display_name,
+        author_observations.account_note_html as note_html,
+        author_observations.account_url as url,
+        author_observations.account_uri as uri,
+        author_observations.account_avatar_url as avatar_url,
+        author_observations.account_is_bot as is_bot,
+        author_observations.account_is_group as is_group,
+        author_observations.account_is_locked as is_locked,
+        author_observations.account_is_discoverable as is_discoverable,
+        author_observations.account_created_at,
+        author_observations.account_last_status_at as last_status_at,
+        author_observations.account_followers_count as followers_count,
+        author_observations.account_following_count as following_count,
+        author_observations.account_statuses_count as statuses_count,
+        author_observations.account_fields as fields,
+        true as is_profile_observed,
+        authored_posts.observed_post_count,
+        author_observations.first_seen_at,
+        author_observations.last_seen_at
+    from author_observations
+    inner join authored_posts
+        on
+            author_observations.instance_id = authored_posts.instance_id
+            and author_observations.account_id = authored_posts.account_id
+    where author_observations.recency_rank = 1
+),
+
+mention_rows as (
+    select
+        versions.instance_id,
+        {{ json_get_text('mention.value', ['id']) }} as account_id,
+        {{ json_get_text('mention.value', ['username']) }} as username,
+        {{ json_get_text('mention.value', ['acct']) }} as acct,
+        {{ json_get_text('mention.value', ['url']) }} as url,
+        versions.first_observed_at,
+        versions.last_observed_at
+    from {{ ref('int_post_versions') }} as versions
+    {{ json_array_rows('versions.mentions', 'mention') }}
+),
+
+mentioned_only as (
+    select
+        mention_rows.instance_id,
+        mention_rows.account_id,
+        mention_rows.username,
+        mention_rows.acct,
+        mention_rows.url,
+        row_number() over (
+            partition by mention_rows.instance_id, mention_rows.account_id
+            order by mention_rows.last_observed_at desc, mention_rows.acct asc, mention_rows.url asc
+        ) as recency_rank,
+        min(mention_rows.first_observed_at) over (
+            partition by mention_rows.instance_id, mention_rows.account_id
+        ) as first_seen_at,
+        max(mention_rows.last_observed_at) over (
+            partition by mention_rows.instance_id, mention_rows.account_id
+        ) as last_seen_at
+    from mention_rows
+    where
+        mention_rows.account_id is not null
+        and not exists (
+            select 1
+            from authored_posts
+            where
+                authored_posts.instance_id = mention_rows.instance_id
+                and authored_posts.account_id = mention_rows.account_id
+        )
+),
+
+instance_urls as (
+    select distinct
+        instance_id,
+        instance_url
+    from {{ ref('int_stream_events__deduped') }}
+),
+
+mentioned as (
+    select
+        mentioned_only.instance_id,
+        instance_urls.instance_url,
+        mentioned_only.account_id,
+        mentioned_only.username,
+        mentioned_only.acct,
+        cast(null as text) as display_name,
+        cast(null as text) as note_html,
+        mentioned_only.url,
+        cast(null as text) as uri,
+        cast(null as text) as avatar_url,
+        cast(null as boolean) as is_bot,
+        cast(null as boolean) as is_group,
+        cast(null as boolean) as is_locked,
+        cast(null as boolean) as is_discoverable,
+        cast(null as timestamptz) as account_created_at,
+        cast(null as date) as last_status_at,
+        cast(null as bigint) as followers_count,
+        cast(null as bigint) as following_count,
+        cast(null as bigint) as statuses_count,
+        cast(null as {{ json_type_name() }}) as fields,
+        false as is_profile_observed,
+        cast(0 as bigint) as observed_post_count,
+        mentioned_only.first_seen_at,
+        mentioned_only.last_seen_at
+    from mentioned_only
+    left join (
+        select
+            instance_id,
+            min(instance_url) as instance_url
+        from instance_urls
+        group by instance_id
+    ) as instance_urls
+        on mentioned_only.instance_id = instance_urls.instance_id
+    where mentioned_only.recency_rank = 1
+),
+
+all_accounts as (
+    select * from authors
+    union all
+    select * from mentioned
+),
+
+final as (
+    select
+        account_id,
+        instance_id,
+        username,
+        acct,
+        case
+            when position('@' in acct) > 0 then lower(split_part(acct, '@', 2))
+            else {{ url_host('instance_url') }}
+        end as domain,
+        position('@' in coalesce(acct, '')) = 0 as is_local,
+        display_name,
+        note_html,
+        {{ html_to_text('note_html') }} as note_text,
+        url,
+        uri,
+        avatar_url,
+        is_bot,
+        is_group,
+        is_locked,
+        is_discoverable,
+        account_created_at,
+        last_status_at,
+        followers_count,
+        following_count,
+        statuses_count,
+        fields,
+        is_profile_observed,
+        observed_post_count,
+        first_seen_at,
+        last_seen_at
+    from all_accounts
+)
+
+select * from final

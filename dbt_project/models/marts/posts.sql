@@ -1,0 +1,109 @@
+{#-
+  One row per post (instance-scoped key: post_id, instance_id): its current state. Content comes from the
+  current version (post_versions), counts from the most recent observation of any source. Deleted posts
+  keep their row with `deleted_at` set and their text redacted (var redact_deleted_content); every
+  count over this table must say whether it filters `deleted_at is null`.
+-#}
+with
+
+current_versions as (
+    select *
+    from {{ ref('int_post_versions') }}
+    where is_current
+),
+
+observations_ranked as (
+    select
+        observations.*,
+        row_number() over (
+            partition by observations.instance_id, observations.status_id
+            order by observations.observed_at desc, observations.event_id desc
+        ) as recency_rank,
+        row_number() over (
+            partition by observations.instance_id, observations.status_id
+            order by
+                case
+                    when
+                        observations.replies_count is not null
+                        and observations.reblogs_count is not null
+                        and observations.favourites_count is not null
+                        then 0
+                    else 1
+                end,
+                observations.observed_at desc,
+                observations.event_id desc
+        ) as metrics_rank,
+        min(observations.observed_at) over (
+            partition by observations.instance_id, observations.status_id
+        ) as first_seen_at,
+        max(observations.observed_at) over (
+            partition by observations.instance_id, observations.status_id
+        ) as last_seen_at
+    from {{ ref('int_status_observations') }} as observations
+),
+
+latest_observations as (
+    select * from observations_ranked
+    where recency_rank = 1
+),
+
+-- counts from the newest observation whose counts all parsed (a poll with a bad count does not zero them)
+latest_metrics as (
+    select * from observations_ranked
+    where metrics_rank = 1
+),
+
+final as (
+    select
+        latest.status_id as post_id,
+        latest.instance_id,
+        latest.uri,
+        latest.url,
+        latest.account_id,
+        latest.account_acct,
+        versions.created_at,
+        versions.edited_at,
+        {{ redacted('versions.content_html', 'versions.deleted_at') }} as content_html,
+        {{ redacted('versions.content_text', 'versions.deleted_at') }} as content_text,
+        {{ redacted('versions.spoiler_text', 'versions.deleted_at') }} as spoiler_text,
+        versions.language,
+        latest.visibility,
+        versions.sensitive,
+        latest.in_reply_to_id,
+        latest.in_reply_to_account_id,
+        latest.in_reply_to_id is not null as is_reply,
+        latest.reblog_of_id,
+        latest.reblog_of_uri,
+        latest.reblog_of_id is not null as is_reblog,
+        versions.media_count > 0 as has_media,
+        versions.media_count,
+        versions.has_poll,
+        latest.application_name,
+        coalesce(metrics.replies_count, 0) as replies_count,
+        coalesce(metrics.reblogs_count, 0) as reblogs_count,
+        coalesce(metrics.favourites_count, 0) as favourites_count,
+        coalesce(metrics.quotes_count, 0) as quotes_count,
+        {{ engagement_score('metrics.reblogs_count', 'metrics.favourites_count', 'metrics.replies_count') }}
+            as engagement_score,
+        metrics.observed_at as metrics_observed_at,
+        versions.version_count,
+        latest.first_seen_at,
+        latest.last_seen_at,
+        versions.deleted_at,
+        versions.deleted_at is not null as is_deleted,
+        versions.deletion_reason,
+        {{ 'versions.deleted_at is not null' if redact_deleted() else 'false' }} as is_redacted,
+        versions.hashtags,
+        versions.mentions
+    from latest_observations as latest
+    inner join current_versions as versions
+        on
+            latest.instance_id = versions.instance_id
+            and latest.status_id = versions.post_id
+    inner join latest_metrics as metrics
+        on
+            latest.instance_id = metrics.instance_id
+            and latest.status_id = metrics.status_id
+)
+
+select * from final

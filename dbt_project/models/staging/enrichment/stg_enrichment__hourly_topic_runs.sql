@@ -1,0 +1,56 @@
+{#-
+  One row per topic analysis of an instance and UTC hour with a (model, prompt_version): its status, audit
+  columns and what validation dropped from the provider's answer. Empty before the first enrichment run.
+-#}
+{%- set source_relation = load_relation(source('enrichment', 'hourly_topic_runs')) if execute is sameas true else none -%}
+with
+
+source_runs as (
+    {% if source_relation is not none or execute is not sameas true %}
+        select * from {{ source('enrichment', 'hourly_topic_runs') }}
+    {% else %}
+        select
+            cast(null as text) as instance_id,
+            cast(null as timestamptz) as hour_start,
+            cast(null as timestamptz) as hour_end,
+            cast(null as text) as model,  -- noqa: RF04
+            cast(null as text) as prompt_version,
+            cast(null as text) as provider,  -- noqa: RF04
+            cast(null as text) as status,
+            cast(null as integer) as input_post_count,
+            cast(null as integer) as topic_count,
+            cast(null as {{ json_type_name() }}) as validation_notes,
+            cast(null as text) as input_hash,
+            cast(null as text) as error,
+            cast(null as timestamptz) as analyzed_at,
+            cast(null as timestamptz) as last_attempt_at,
+            cast(null as integer) as attempt_count,
+            cast(null as integer) as prompt_tokens,
+            cast(null as integer) as completion_tokens
+        where false
+    {% endif %}
+),
+
+final as (
+    select
+        cast(instance_id as text) as instance_id,
+        cast(hour_start as timestamptz) as hour_start,
+        cast(hour_end as timestamptz) as hour_end,
+        cast(model as text) as model,  -- noqa: RF04
+        cast(prompt_version as text) as prompt_version,
+        cast(provider as text) as provider,  -- noqa: RF04
+        cast(status as text) as run_status,
+        cast(input_post_count as integer) as input_post_count,
+        cast(topic_count as integer) as topic_count,
+        validation_notes,
+        cast(input_hash as text) as input_hash,
+        cast(error as text) as error,
+        cast(analyzed_at as timestamptz) as analyzed_at,
+        cast(last_attempt_at as timestamptz) as last_attempt_at,
+        cast(attempt_count as integer) as attempt_count,
+        cast(prompt_tokens as integer) as prompt_tokens,
+        cast(completion_tokens as integer) as completion_tokens
+    from source_runs
+)
+
+select * from final

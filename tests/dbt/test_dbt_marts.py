@@ -1,0 +1,352 @@
+"""dbt end to end on a real PostgreSQL: raw events (tests/dbt/dbt_scenario.py) → dbt build → marts.
+
+One module-scoped warehouse runs the scenario once: build after load 1, incremental build after load 2,
+then a --full-refresh build; every test below asserts on those results (each dbt build costs seconds).
+Tests named after a defect of the previous system (design/prior-system.md) say so in their name.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+from dbt_payloads import RawEvents, prepare_sources, ts
+from dbt_scenario import EDIT_TEXTS, HELLO_TEXT, LINK_URL, MS, SIM, load_first, load_second
+
+from orchestration.dbt_runner import DbtResult, mart_row_counts, run_dbt
+from orchestration.warehouse import Warehouse, WarehouseSettings
+
+# processed_at records when dbt first processed an event: a full refresh sets it anew by design.
+AUDIT_COLUMNS = {"processed_at"}
+
+
+def _database_dsn(server_dsn: str, name: str) -> str:
+    return urlunsplit(urlsplit(server_dsn)._replace(path=f"/{name}"))
+
+
+def snapshot_marts(dsn: str) -> dict[str, list[tuple]]:
+    """Every mart's rows (audit columns excluded), sorted, for exact comparison."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select table_name from information_schema.tables "
+                        "where table_schema = 'marts' and table_type = 'BASE TABLE' order by 1")
+            tables = [row[0] for row in cur.fetchall()]
+            result = {}
+            for table in tables:
+                cur.execute(f'select * from marts."{table}"')
+                keep = [i for i, d in enumerate(cur.description) if d[0] not in AUDIT_COLUMNS]
+                result[table] = sorted(tuple(repr(row[i]) for i in keep) for row in cur.fetchall())
+            return result
+    finally:
+        conn.close()
+
+
+@dataclass
+class Scenario:
+    dsn: str
+    state_dir: Path
+    first: DbtResult
+    incremental: DbtResult
+    full_refresh: DbtResult
+    after_first: dict[str, list[tuple]]
+    after_incremental: dict[str, list[tuple]]
+    after_full_refresh: dict[str, list[tuple]]
+    versions_after_first: dict[str, int]
+
+    def query(self, statement: str, params: tuple = ()) -> list[dict[str, Any]]:
+        conn = psycopg2.connect(self.dsn)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, params)
+                names = [d[0] for d in cur.description]
+                return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        finally:
+            conn.close()
+
+    def one(self, statement: str, params: tuple = ()) -> dict[str, Any]:
+        rows = self.query(statement, params)
+        assert len(rows) == 1, rows
+        return rows[0]
+
+
+@pytest.fixture(scope="module")
+def scenario(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    """A warehouse of this module's own with the scenario loaded in two loads and built three times."""
+    name = "dbt_marts_" + uuid.uuid4().hex[:8]
+    admin = psycopg2.connect(pg_server)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    dsn = _database_dsn(pg_server, name)
+    state_dir = tmp_path_factory.mktemp("dbt_state")
+    Warehouse(WarehouseSettings(url=dsn, data_dir=state_dir / "unused")).bootstrap()
+    try:
+        raw = RawEvents()
+        conn = psycopg2.connect(dsn)
+        prepare_sources(conn)
+        load_first(conn, raw)
+        first = run_dbt(["build"], dsn, state_dir=state_dir, quiet=True)
+        assert first.success, first.summary + "\n" + first.output_tail
+        after_first = snapshot_marts(dsn)
+        with conn.cursor() as cur:
+            cur.execute("select post_id, count(*) from marts.post_versions group by post_id")
+            versions_after_first = {post_id: count for post_id, count in cur.fetchall()}
+        conn.commit()
+        load_second(conn, raw)
+        conn.close()
+        incremental = run_dbt(["build"], dsn, state_dir=state_dir, quiet=True)
+        assert incremental.success, incremental.summary + "\n" + incremental.output_tail
+        after_incremental = snapshot_marts(dsn)
+        full_refresh = run_dbt(["build", "--full-refresh"], dsn, state_dir=state_dir, quiet=True)
+        assert full_refresh.success, full_refresh.summary + "\n" + full_refresh.output_tail
+        yield Scenario(dsn, state_dir, first, incremental, full_refresh, after_first, after_incremental,
+                       snapshot_marts(dsn), versions_after_first)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
+
+
+# -- the builds -----------------------------------------------------------------------------------------
+
+def test_builds_pass_every_data_test_and_unit_test(scenario: Scenario) -> None:
+    for result in (scenario.first, scenario.incremental, scenario.full_refresh):
+        assert result.success and result.returncode == 0
+        assert result.counts.get("error", 0) == 0 and result.failures == []
+        assert result.counts.get("pass", 0) > 100  # models, data tests and unit tests
+        assert result.counts.get("skip", 0) == 0
+
+
+def test_incremental_run_equals_full_refresh(scenario: Scenario) -> None:
+    assert scenario.after_incremental.keys() == scenario.after_full_refresh.keys()
+    for table, rows in scenario.after_incremental.items():
+        assert rows == scenario.after_full_refresh[table], f"{table} differs after --full-refresh"
+
+
+def test_every_mart_is_populated(scenario: Scenario) -> None:
+    conn = psycopg2.connect(scenario.dsn)
+    try:
+        counts = mart_row_counts(conn)
+    finally:
+        conn.close()
+    core = {"instances", "accounts", "account_history", "posts", "post_versions", "hashtags", "post_hashtags",
+            "post_mentions", "media_attachments", "conversation_threads", "stream_events", "fediverse_posts"}
+    assert core <= set(counts)  # later marts (enrichment, trending) live in the same schema
+    assert all(counts[table] > 0 for table in core), counts
+
+
+# -- defects of the previous system ---------------------------------------------------------------------
+
+def test_html_join_bug_words_and_paragraphs_stay_separated(scenario: Scenario) -> None:
+    post = scenario.one("select content_text from marts.posts where instance_id = %s and post_id = '110'", (MS,))
+    assert post["content_text"] == HELLO_TEXT
+    assert "Hello@bob" not in post["content_text"] and "day!Second" not in post["content_text"]
+
+
+def test_html_links_read_as_displayed_and_entities_decoded(scenario: Scenario) -> None:
+    post = scenario.one("select content_text, spoiler_text, sensitive, has_media from marts.posts "
+                        "where post_id = '190'")
+    shown = LINK_URL.split("://", 1)[1][:30]
+    assert post["content_text"] == f"Read {shown}…\nnow <3 \u2014 \"ok\" 'fine' \U0001F600"
+    assert post["spoiler_text"] == "cw: food" and post["sensitive"] is True and post["has_media"] is True
+
+
+def test_mention_of_unknown_account_is_kept(scenario: Scenario) -> None:
+    post = scenario.one("select post_id, deleted_at from marts.posts where post_id = '160'")
+    assert post["deleted_at"] is None
+    mention = scenario.one("select * from marts.post_mentions where post_id = '160'")
+    assert (mention["mentioned_account_id"], mention["acct"], mention["username"]) == \
+        ("2003", "carol@far.example", "carol")
+    assert mention["is_local_account"] is False
+    account = scenario.one("select * from marts.accounts where account_id = '2003' and instance_id = %s", (MS,))
+    assert account["is_profile_observed"] is False and account["domain"] == "far.example"
+    assert account["is_local"] is False and account["observed_post_count"] == 0
+
+
+def test_edits_keep_version_1_with_the_original_text(scenario: Scenario) -> None:
+    versions = scenario.query("select * from marts.post_versions where instance_id = %s and post_id = '120' "
+                              "order by version_seq", (MS,))
+    assert [v["content_text"] for v in versions] == EDIT_TEXTS
+    assert [v["version_seq"] for v in versions] == [1, 2, 3, 4]
+    assert versions[0]["is_original"] and versions[0]["edited_at"] is None
+    assert versions[0]["valid_from"] == ts(2)  # the original starts at created_at
+    assert [v["valid_from"] for v in versions[1:]] == [ts(3), ts(20), ts(21)]  # edits at edited_at
+    assert [v["valid_to"] for v in versions] == [ts(3), ts(20), ts(21), None]
+    assert [v["is_current"] for v in versions] == [False, False, False, True]
+    # the back-filled copy of the last edit is the same version, observed twice
+    assert versions[-1]["observation_count"] == 2
+    post = scenario.one("select * from marts.posts where post_id = '120'")
+    assert post["version_count"] == 4 and post["content_text"] == EDIT_TEXTS[-1] and post["edited_at"] == ts(21)
+
+
+def test_several_edits_between_two_runs_are_all_versions(scenario: Scenario) -> None:
+    assert scenario.versions_after_first["120"] == 2
+    rows = scenario.query("select count(*) as n from marts.post_versions where post_id = '120'")
+    assert rows[0]["n"] == 4
+
+
+def test_naive_timestamps_never_reach_the_warehouse_models(scenario: Scenario) -> None:
+    naive = scenario.query("""
+        select table_schema, table_name, column_name from information_schema.columns
+        where table_schema in ('staging', 'intermediate', 'marts')
+          and data_type = 'timestamp without time zone'""")
+    assert naive == []
+    post = scenario.one("select created_at from marts.posts where post_id = '110' and instance_id = %s", (MS,))
+    assert post["created_at"].utcoffset() is not None and post["created_at"] == ts(1)
+
+
+# -- deletes ---------------------------------------------------------------------------------------------
+
+def test_delete_before_create_keeps_the_post_deleted_and_redacted(scenario: Scenario) -> None:
+    post = scenario.one("select * from marts.posts where post_id = '130'")
+    assert post["deleted_at"] == ts(4) and post["is_deleted"] and post["deletion_reason"] == "deleted"
+    assert post["content_text"] is None and post["content_html"] is None and post["is_redacted"]
+    assert post["account_acct"] == "bob@remote.example"  # the row and its keys stay
+    version = scenario.one("select * from marts.post_versions where post_id = '130'")
+    assert version["valid_to"] == ts(4) and version["content_text"] is None and version["is_redacted"]
+
+
+def test_edit_after_delete_does_not_resurrect(scenario: Scenario) -> None:
+    post = scenario.one("select * from marts.posts where post_id = '140'")
+    assert post["deleted_at"] == ts(6) and post["content_text"] is None and post["version_count"] == 2
+    versions = scenario.query("select * from marts.post_versions where post_id = '140' order by version_seq")
+    assert [v["valid_to"] for v in versions] == [ts(5.5), ts(6)]
+    assert all(v["content_text"] is None and v["content_html"] is None for v in versions)
+    media = scenario.one("select * from marts.media_attachments where post_id = '140'")
+    assert media["description"] is None and media["url"] is None and media["media_type"] == "image"
+    late_edit = scenario.one("select * from marts.stream_events where status_id = '140' "
+                             "and event_type = 'status.update'")
+    assert late_edit["process_outcome"] == "applied_after_delete"
+    assert late_edit["payload"] is None and late_edit["is_redacted"]
+    assert "Secret" not in repr(scenario.query("select * from marts.stream_events where status_id = '140'"))
+
+
+def test_delete_of_a_post_never_seen_is_explained(scenario: Scenario) -> None:
+    assert scenario.query("select * from marts.posts where post_id = '150'") == []
+    event = scenario.one("select * from marts.stream_events where status_id = '150'")
+    assert event["event_type"] == "delete" and event["process_outcome"] == "post_not_seen"
+
+
+def test_deleted_posts_are_not_counted_where_counts_exclude_them(scenario: Scenario) -> None:
+    secret = scenario.one("select * from marts.hashtags where name = 'secret'")
+    assert secret["post_count"] == 0  # the only post using it is deleted
+    assert scenario.query("select * from marts.post_hashtags where post_id = '140'") != []  # rows kept
+
+
+# -- duplicates and bad payloads ------------------------------------------------------------------------
+
+def test_duplicate_deliveries_are_dropped(scenario: Scenario) -> None:
+    events = scenario.query("select * from marts.stream_events where status_id = '110' and instance_id = %s "
+                            "and event_type = 'update' order by received_at", (MS,))
+    assert [(e["source"], e["received_at"]) for e in events] == [("stream", ts(1.1)), ("backfill", ts(5))]
+    assert events[0]["last_received_at"] == ts(25)  # delivered again in load 2
+    assert scenario.one("select version_count from marts.posts where post_id = '110' and instance_id = %s",
+                        (MS,))["version_count"] == 1
+
+
+def test_bad_payloads_are_flagged_never_fatal(scenario: Scenario) -> None:
+    rejected = scenario.query("select event_type, status_id, payload_status_id, process_error "
+                              "from marts.stream_events where process_outcome = 'rejected' order by received_at")
+    errors = [r["process_error"] for r in rejected]
+    assert len(rejected) == 5, rejected
+    assert errors[0].startswith("payload could not be stored as sent: invalid JSON")
+    assert rejected[0]["payload_status_id"] == "666"  # still findable: "why is post 666 missing?"
+    assert errors[1] == "payload is not a status object (JSON array)"
+    assert errors[2] == "payload has no status id"
+    assert errors[3].startswith("missing or invalid created_at: 2026-02-31T25:00:00Z")
+    assert errors[4] == "unknown event type: conversation"
+    assert scenario.query("select * from marts.posts where post_id in ('666', '667')") == []
+    poll = scenario.one("select process_outcome, process_error from marts.stream_events "
+                        "where event_type = 'poll' and received_at = %s", (ts(11.5),))
+    assert poll == {"process_outcome": "applied", "process_error": "invalid favourites_count ignored"}
+
+
+# -- the other marts --------------------------------------------------------------------------------------
+
+def test_counts_and_engagement_score_come_from_the_newest_valid_observation(scenario: Scenario) -> None:
+    post = scenario.one("select * from marts.posts where post_id = '110' and instance_id = %s", (MS,))
+    assert (post["replies_count"], post["reblogs_count"], post["favourites_count"]) == (4, 10, 20)
+    assert post["engagement_score"] == 3 * 10 + 2 * 20 + 1 * 4
+    assert post["metrics_observed_at"] == ts(24)
+    assert post["hashtags"] == ["python"]
+    assert post["mentions"] == [{"id": "1002", "username": "bob", "acct": "bob@remote.example",
+                                 "url": "https://remote.example/@bob"}]
+
+
+def test_hashtags_are_normalized_per_instance(scenario: Scenario) -> None:
+    tags = scenario.query("select instance_id, name, post_count from marts.hashtags order by 1, 2")
+    assert tags == [{"instance_id": SIM, "name": "python", "post_count": 1},
+                    {"instance_id": MS, "name": "python", "post_count": 1},
+                    {"instance_id": MS, "name": "secret", "post_count": 0}]
+    bridge = scenario.one("select * from marts.post_hashtags where post_id = '110' and instance_id = %s", (MS,))
+    assert bridge["hashtag_name"] == "python" and bridge["position"] == 1
+
+
+def test_accounts_and_profile_history(scenario: Scenario) -> None:
+    alice = scenario.one("select * from marts.accounts where account_id = '1001' and instance_id = %s", (MS,))
+    assert alice["display_name"] == "Alice 🌻" and alice["is_local"] and alice["domain"] == MS
+    assert alice["followers_count"] == 11 and alice["note_text"] == "hi"
+    history = scenario.query("select display_name, valid_from, valid_to, is_current from marts.account_history "
+                             "where account_id = '1001' and instance_id = %s order by version_seq", (MS,))
+    assert [h["display_name"] for h in history] == ["Alice", "Alice 🌻"]
+    assert history[0]["valid_to"] == history[1]["valid_from"] == ts(24)
+    dave = scenario.one("select * from marts.accounts where account_id = '1004'")
+    assert dave["is_bot"] is True
+
+
+def test_conversation_threads(scenario: Scenario) -> None:
+    threads = scenario.query("select root_post_id, root_is_observed, depth, reply_count, participant_count "
+                             "from marts.conversation_threads order by root_post_id")
+    assert threads == [
+        # 110 <- 170 <- 171 <- 172 (172 arrived late, in load 2)
+        {"root_post_id": "110", "root_is_observed": True, "depth": 3, "reply_count": 3, "participant_count": 2},
+        # 180 replies to 999, never observed
+        {"root_post_id": "999", "root_is_observed": False, "depth": 1, "reply_count": 1, "participant_count": 1},
+    ]
+
+
+def test_fediverse_posts_count_one_post_seen_on_two_instances_once(scenario: Scenario) -> None:
+    post = scenario.one("select * from marts.fediverse_posts where uri like %s",
+                        ("https://mastodon.social/users/alice/statuses/110",))
+    assert post["instance_count"] == 2 and post["instance_ids"] == sorted([MS, SIM])
+    assert post["origin_instance_id"] == MS and post["account_acct"] == f"alice@{MS}"
+    assert post["favourites_count"] == 20  # the origin's count, not the remote copy's stale 1
+    total = scenario.one("select count(*) as n from marts.fediverse_posts")["n"]
+    posts = scenario.one("select count(*) as n from marts.posts")["n"]
+    assert total == posts - 1
+
+
+def test_instances_dimension(scenario: Scenario) -> None:
+    rows = scenario.query("select * from marts.instances order by instance_id")
+    assert [r["instance_id"] for r in rows] == [SIM, MS]
+    social = rows[1]
+    assert social["base_url"] == "https://mastodon.social" and social["api_version"] == "v2"
+    assert social["stream_types"] == "hashtag:python,public:local"
+    assert social["created_at"] == ts(0) and social["last_seen_at"] == ts(26)
+
+
+# -- analyses -------------------------------------------------------------------------------------------
+
+def test_seed_example_queries_compile_and_run(scenario: Scenario) -> None:
+    result = run_dbt(["compile", "--select", "resource_type:analysis"], scenario.dsn,
+                     state_dir=scenario.state_dir / "analyses", quiet=True,
+                     vars={"velocity_min_favourites_gained": 10, "analysis_as_of": "2026-11-20 12:30:00+00"})
+    assert result.success, result.output_tail
+    compiled = scenario.state_dir / "analyses" / "dbt" / "target" / "compiled" / "forkalytics" / "dbt_project"
+    outputs = {}
+    for name in ("engagement_velocity", "trending_hashtags", "edit_analysis"):
+        sql_text = (compiled / "analyses" / f"{name}.sql").read_text()
+        assert not re.search(r"{{|{%", sql_text)
+        outputs[name] = scenario.query(sql_text)
+    assert [(r["post_id"], r["favourites_gained"]) for r in outputs["engagement_velocity"]] == [("110", 20)]
+    assert {(r["instance_id"], r["name"]) for r in outputs["trending_hashtags"]} == {(MS, "python"), (SIM, "python")}
+    edits = [(r["post_id"], r["version_seq"], r["content_text"]) for r in outputs["edit_analysis"]]
+    assert edits[:3] == [("120", 2, EDIT_TEXTS[1]), ("120", 3, EDIT_TEXTS[2]), ("120", 4, EDIT_TEXTS[3])]
