@@ -65,6 +65,30 @@ class ExtractConfig:
 
 
 @dataclass(frozen=True)
+class PollTier:
+    """Posts younger than ``max_age_minutes`` are refreshed every ``every_minutes``."""
+
+    max_age_minutes: float
+    every_minutes: float
+
+
+DEFAULT_POLL_TIERS = (PollTier(60, 5), PollTier(360, 15), PollTier(2880, 60))
+MAX_POLL_BATCH = 20  # Mastodon's GET /api/v1/statuses?id[]= answers at most 20 statuses
+
+
+@dataclass(frozen=True)
+class PollConfig:
+    """Metric polling: which posts are refreshed, how often, and how much of the rate limit it may use."""
+
+    horizon_hours: float = 48.0
+    tiers: tuple[PollTier, ...] = DEFAULT_POLL_TIERS
+    batch_size: int = MAX_POLL_BATCH
+    budget_share: float = 0.5
+    confirm_missing_after_minutes: float = 5.0
+    cycle_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration."""
 
@@ -74,6 +98,7 @@ class Config:
     state_dir: Path
     instances: tuple[InstanceConfig, ...] = ()
     extract: ExtractConfig = field(default_factory=ExtractConfig)
+    poll: PollConfig = field(default_factory=PollConfig)
 
     def instance(self, url_or_id: str) -> InstanceConfig:
         wanted = instance_id_for(url_or_id) if "://" in url_or_id else url_or_id
@@ -163,6 +188,60 @@ def _parse_instance(raw: Any, index: int) -> InstanceConfig:
     return InstanceConfig(url=url, streams=tuple(cleaned), access_token_env=token_env)
 
 
+def _positive(mapping: dict, key: str, default: float, where: str) -> float:
+    value = _number(mapping, key, default, where)
+    if value <= 0:
+        raise ConfigError(f"{where}.{key} must be greater than 0, not {value!r}.")
+    return value
+
+
+def _parse_poll(raw: Any) -> PollConfig:
+    """The ``poll:`` section: horizon, tiers by post age, batch size, rate-limit share, confirmation, cycle."""
+    mapping = _expect(raw, "poll")
+    defaults = PollConfig()
+    _unknown_keys(mapping, set(defaults.__dataclass_fields__), "poll")
+    horizon = _positive(mapping, "horizon_hours", defaults.horizon_hours, "poll")
+    raw_tiers = mapping.get("tiers")
+    if raw_tiers is None:  # the default tiers' last interval stretches to a longer horizon
+        last = defaults.tiers[-1]
+        tiers = defaults.tiers[:-1] + (PollTier(max(last.max_age_minutes, horizon * 60), last.every_minutes),)
+    else:
+        if not isinstance(raw_tiers, list) or not raw_tiers:
+            raise ConfigError("poll.tiers must be a non-empty list like [{max_age_minutes: 60, every_minutes: 5}].")
+        parsed: list[PollTier] = []
+        for index, item in enumerate(raw_tiers):
+            where = f"poll.tiers[{index}]"
+            tier = _expect(item, where)
+            _unknown_keys(tier, {"max_age_minutes", "every_minutes"}, where)
+            if "max_age_minutes" not in tier or "every_minutes" not in tier:
+                raise ConfigError(f"{where} needs both max_age_minutes and every_minutes.")
+            parsed.append(PollTier(_positive(tier, "max_age_minutes", 0, where),
+                                   _positive(tier, "every_minutes", 0, where)))
+        for earlier, later in zip(parsed, parsed[1:], strict=False):
+            if later.max_age_minutes <= earlier.max_age_minutes:
+                raise ConfigError("poll.tiers must be listed by increasing max_age_minutes.")
+        tiers = tuple(parsed)
+    if tiers[-1].max_age_minutes < horizon * 60:
+        raise ConfigError(f"poll.tiers end at {tiers[-1].max_age_minutes:g} minutes, before the horizon of "
+                          f"{horizon:g} hours; extend the last tier's max_age_minutes to {horizon * 60:g}.")
+    batch_size = _number(mapping, "batch_size", defaults.batch_size, "poll", integer=True, minimum=1)
+    if batch_size > MAX_POLL_BATCH:
+        raise ConfigError(f"poll.batch_size must be at most {MAX_POLL_BATCH}, Mastodon's limit per batch request.")
+    share = _positive(mapping, "budget_share", defaults.budget_share, "poll")
+    if share > 1:
+        raise ConfigError(f"poll.budget_share is the share of the rate limit polling may use, between 0 and 1 "
+                          f"(0.5 = half), not {share!r}.")
+    return PollConfig(
+        horizon_hours=horizon,
+        tiers=tiers,
+        batch_size=batch_size,
+        budget_share=share,
+        confirm_missing_after_minutes=_number(mapping, "confirm_missing_after_minutes",
+                                              defaults.confirm_missing_after_minutes, "poll"),
+        cycle_seconds=_number(mapping, "cycle_seconds", defaults.cycle_seconds, "poll", minimum=0.1),
+    )
+
+
 def find_config_file(explicit: str | os.PathLike | None = None) -> Path | None:
     """The file named on the command line, else ``$FORKALYTICS_CONFIG``, else ``./forkalytics.yml``."""
     if explicit:
@@ -201,7 +280,7 @@ def load_config(explicit: str | os.PathLike | None = None) -> Config:
 def parse_config(raw: Any, path: Path | None = None) -> Config:
     where = str(path) if path else "the configuration"
     root = _expect(raw, where)
-    _unknown_keys(root, {"warehouse", "state_dir", "instances", "extract"}, where)
+    _unknown_keys(root, {"warehouse", "state_dir", "instances", "extract", "poll"}, where)
     project_dir = (path.parent if path else Path.cwd()).resolve()
 
     wh = _expect(root.get("warehouse"), "warehouse")
@@ -268,4 +347,5 @@ def parse_config(raw: Any, path: Path | None = None) -> Config:
     if extract.backfill_page_size > 40:
         raise ConfigError("extract.backfill_page_size must be at most 40, Mastodon's page limit.")
     return Config(source_path=path, project_dir=project_dir, warehouse=warehouse,
-                  state_dir=(project_dir / state_dir).resolve(), instances=instances, extract=extract)
+                  state_dir=(project_dir / state_dir).resolve(), instances=instances, extract=extract,
+                  poll=_parse_poll(root.get("poll")))
