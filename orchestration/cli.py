@@ -7,6 +7,7 @@ code (2 for bad configuration or usage); ``--verbose`` adds the details a bug re
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import signal
@@ -204,6 +205,12 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
 
 # -- parser ---------------------------------------------------------------------------------------
+# Commands that live in modules of their own: each module has ``register(commands)``, which adds its
+# subparser(s) with ``set_defaults(func=...)``; the function takes ``(args, config)`` and returns the exit code.
+COMMAND_MODULES: tuple[str, ...] = (
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="forkalytics",
@@ -275,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
                                            "both into raw for a while, and print what was loaded.")
     demo.add_argument("--seconds", type=float, default=20.0, help="how long to stream (default 20)")
     demo.set_defaults(func=cmd_demo)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
     return parser
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from enrichment.settings import EnrichmentSettings
 from orchestration.errors import ConfigError
 from orchestration.warehouse import WarehouseSettings
 
@@ -99,6 +100,7 @@ class Config:
     instances: tuple[InstanceConfig, ...] = ()
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     poll: PollConfig = field(default_factory=PollConfig)
+    enrichment: EnrichmentSettings = field(default_factory=EnrichmentSettings)
 
     def instance(self, url_or_id: str) -> InstanceConfig:
         wanted = instance_id_for(url_or_id) if "://" in url_or_id else url_or_id
@@ -277,10 +279,21 @@ def load_config(explicit: str | os.PathLike | None = None) -> Config:
     return parse_config(raw, path)
 
 
+# The top-level sections of the configuration file (one per line: each is parsed by its own function).
+ROOT_SECTIONS = (
+    "warehouse",
+    "state_dir",
+    "instances",
+    "extract",
+    "poll",
+    "enrichment",
+)
+
+
 def parse_config(raw: Any, path: Path | None = None) -> Config:
     where = str(path) if path else "the configuration"
     root = _expect(raw, where)
-    _unknown_keys(root, {"warehouse", "state_dir", "instances", "extract", "poll"}, where)
+    _unknown_keys(root, set(ROOT_SECTIONS), where)
     project_dir = (path.parent if path else Path.cwd()).resolve()
 
     wh = _expect(root.get("warehouse"), "warehouse")
@@ -346,6 +359,13 @@ def parse_config(raw: Any, path: Path | None = None) -> Config:
     )
     if extract.backfill_page_size > 40:
         raise ConfigError("extract.backfill_page_size must be at most 40, Mastodon's page limit.")
-    return Config(source_path=path, project_dir=project_dir, warehouse=warehouse,
-                  state_dir=(project_dir / state_dir).resolve(), instances=instances, extract=extract,
-                  poll=_parse_poll(root.get("poll")))
+    return Config(
+        source_path=path,
+        project_dir=project_dir,
+        warehouse=warehouse,
+        state_dir=(project_dir / state_dir).resolve(),
+        instances=instances,
+        extract=extract,
+        poll=_parse_poll(root.get("poll")),
+        enrichment=EnrichmentSettings.from_mapping(root.get("enrichment")),
+    )
