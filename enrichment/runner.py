@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import psycopg2
 
@@ -24,7 +24,7 @@ from enrichment.sentiment import SentimentReport, SentimentTask
 from enrichment.settings import EnrichmentSettings
 from enrichment.summaries import SummaryReport, SummaryTask
 from enrichment.topics import TopicReport, TopicTask
-from enrichment.windows import require_aware
+from enrichment.windows import day_window, require_aware
 from orchestration.errors import UserError
 from orchestration.warehouse import redact_dsn
 
@@ -69,7 +69,7 @@ def _check_marts(conn: psycopg2.extensions.connection) -> None:
     missing = [name for name in REQUIRED_MARTS if name not in present]
     if missing:
         raise UserError(f"The mart marts.{missing[0]} does not exist yet: build the marts with dbt "
-                        "(forkalytics dbt build) before running enrichment.")
+                        "(dbt build) before running enrichment.")
 
 
 def _describe(provider: object | None) -> str:
@@ -79,13 +79,15 @@ def _describe(provider: object | None) -> str:
 
 
 def run_enrichment(dsn: str, settings: EnrichmentSettings, *, say: Callable[[str], None],
-                   tasks: Iterable[str] = TASKS, force: bool = False,
+                   tasks: Iterable[str] = TASKS, force: bool = False, day: date | None = None,
                    now: datetime | None = None) -> EnrichmentReport:
     """Run the requested enrichment tasks once against the warehouse at ``dsn``.
 
     ``force`` retries failed sentiment rows immediately (even those that used up their attempts) and
-    regenerates the latest complete day and hour before ``now`` even when they succeeded. ``now`` (aware;
-    default: the current time) decides which windows are complete and when failures are due.
+    regenerates the latest complete day and hour before ``now`` even when they succeeded. ``day`` (a calendar
+    day in ``enrichment.summaries.time_zone``) limits summaries and topics to that day; with ``force`` its
+    summary and all its hours are regenerated. ``now`` (aware; default: the current time) decides which
+    windows are complete and when failures are due.
     """
     requested = list(tasks)
     unknown = [task for task in requested if task not in TASKS]
@@ -111,12 +113,13 @@ def run_enrichment(dsn: str, settings: EnrichmentSettings, *, say: Callable[[str
         if providers.summaries is not None:
             report.providers["summaries"] = _describe(providers.summaries)
             report.summaries = SummaryTask(settings.summaries, providers.summaries).run(
-                write_conn, now=moment, force=force, say=say)
+                write_conn, now=moment, force=force, say=say, only_day=day)
             say(report.summaries.line)
         if providers.topics is not None:
             report.providers["topics"] = _describe(providers.topics)
             report.topics = TopicTask(settings.topics, providers.topics).run(
-                write_conn, now=moment, force=force, say=say)
+                write_conn, now=moment, force=force, say=say,
+                only_window=day_window(day, settings.summaries.zone) if day is not None else None)
             say(report.topics.line)
     finally:
         read_conn.close()

@@ -55,13 +55,17 @@ class SummaryTask:
         self.provider = provider
 
     def run(self, conn: psycopg2.extensions.connection, *, now: datetime, force: bool,
-            say: Callable[[str], None]) -> SummaryReport:
+            say: Callable[[str], None], only_day: date | None = None) -> SummaryReport:
+        """Summarise every complete day that needs it. ``only_day`` limits the run to that local day (with
+        ``force``: regenerated for every instance even when it succeeded)."""
         report = SummaryReport()
         zone = self.settings.zone
         settle = timedelta(minutes=self.settings.settle_minutes)
-        latest_complete = local_day(now - settle, zone) - timedelta(days=1)
+        latest_complete = only_day or local_day(now - settle, zone) - timedelta(days=1)
         done = self._successful_windows(conn)
         for instance_id, day in self._days_with_posts(conn):
+            if only_day is not None and day != only_day:
+                continue
             window = day_window(day, zone)
             if window.end + settle > now:
                 continue

@@ -129,7 +129,9 @@ class TopicTask:
         self.provider = provider
 
     def run(self, conn: psycopg2.extensions.connection, *, now: datetime, force: bool,
-            say: Callable[[str], None]) -> TopicReport:
+            say: Callable[[str], None], only_window: Window | None = None) -> TopicReport:
+        """Analyse every complete hour that needs it. ``only_window`` limits the run to the hours starting in
+        it (with ``force``: every one of them analysed again, even when it succeeded)."""
         report = TopicReport()
         settle = timedelta(minutes=self.settings.settle_minutes)
         latest_complete = hour_window(now - settle).start - timedelta(hours=1)
@@ -138,7 +140,10 @@ class TopicTask:
             window = hour_window(hour_start)
             if window.end + settle > now:
                 continue
-            if (instance_id, window.start) in done and not (force and window.start == latest_complete):
+            if only_window is not None and not only_window.start <= window.start < only_window.end:
+                continue
+            forced = force and (only_window is not None or window.start == latest_complete)
+            if (instance_id, window.start) in done and not forced:
                 report.up_to_date += 1
                 continue
             self._analyse(conn, instance_id, window, now=now, report=report)

@@ -301,7 +301,9 @@ class Warehouse:
             raise UserError(f"Cannot connect to the warehouse at {redact_dsn(self.dsn)}: {reason}") from exc
 
     def bootstrap(self) -> None:
-        """Create the schemas and the raw tables (idempotent), so dbt has its sources before the first load."""
+        """Create the schemas, the raw tables and the enrichment tables (idempotent), so dbt has all its sources
+        before the first load."""
+        from enrichment.schema import ensure_schema as ensure_enrichment_schema
         from extract.raw_schema import is_partitioned, raw_ddl
 
         conn = self.connect()
@@ -317,6 +319,7 @@ class Warehouse:
                                     "applies to a new warehouse (or rebuild raw from an archive).", exit_code=2)
                 for statement in raw_ddl(self.settings.partition_raw_by_month):
                     cur.execute(statement)
+            ensure_enrichment_schema(conn)
         finally:
             conn.close()
 

@@ -16,8 +16,14 @@ QUOTE_CHARS = 140
 
 
 def _quote(text: str) -> str:
+    """The beginning of ``text``, cut at a word boundary (a cut number would be a number the post never had)."""
     flat = " ".join(text.split())
-    return flat if len(flat) <= QUOTE_CHARS else flat[: QUOTE_CHARS - 1].rstrip() + "…"
+    if len(flat) <= QUOTE_CHARS:
+        return flat
+    cut = flat[: QUOTE_CHARS - 1]
+    if " " in cut and not flat[QUOTE_CHARS - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip() + "…"
 
 
 def _plural(count: int | float, word: str) -> str:
