@@ -20,6 +20,11 @@ from orchestration.config import Config
 from orchestration.warehouse import Warehouse
 
 CYCLE_LOG = "cycles.jsonl"
+# Same thresholds as the dbt source freshness of raw.stream_events (vars freshness_*_after_hours).
+FRESH_WARN_SECONDS = 3600.0
+FRESH_ERROR_SECONDS = 24 * 3600.0
+ENRICHMENT_TABLES = (("post_sentiments", "last_attempt_at"), ("daily_summaries", "last_attempt_at"),
+                     ("hourly_topic_runs", "last_attempt_at"))
 
 
 @dataclass
@@ -46,6 +51,8 @@ class Status:
     last_cycle: dict[str, Any] | None
     instances: list[InstanceStatus]
     warehouse_error: str | None = None
+    last_successful_cycle_at: str | None = None
+    source_freshness: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, default=str)
@@ -59,17 +66,27 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def last_cycle(state_dir: Path) -> dict[str, Any] | None:
+def _cycles_newest_first(state_dir: Path):
     try:
         lines = (state_dir / CYCLE_LOG).read_text().strip().splitlines()
     except OSError:
-        return None
+        return
     for line in reversed(lines):
         try:
-            return json.loads(line)
+            record = json.loads(line)
         except ValueError:
             continue
-    return None
+        if isinstance(record, dict):
+            yield record
+
+
+def last_cycle(state_dir: Path) -> dict[str, Any] | None:
+    """The newest cycle recorded by ``orchestration.cycle.run_cycle`` (``state_dir/cycles.jsonl``)."""
+    return next(_cycles_newest_first(state_dir), None)
+
+
+def last_successful_cycle(state_dir: Path) -> dict[str, Any] | None:
+    return next((c for c in _cycles_newest_first(state_dir) if c.get("success")), None)
 
 
 def _process_alive(pid: Any) -> bool:
@@ -118,6 +135,7 @@ def collect(config: Config, warehouse: Warehouse, now: datetime | None = None) -
                 break
 
     warehouse_error = None
+    freshness: dict[str, Any] = {}
     try:
         conn = psycopg2.connect(warehouse.dsn, connect_timeout=5)
     except psycopg2.OperationalError as exc:
@@ -154,11 +172,28 @@ def collect(config: Config, warehouse: Warehouse, now: datetime | None = None) -
                 """, {"now": now})
                 for instance_id, lag in cur.fetchall():
                     by_instance[instance_id].load_lag_seconds = round(float(lag), 1) if lag is not None else None
-                cur.execute("select to_regclass('enrichment.post_sentiments') is not null")
-                if cur.fetchone()[0]:
-                    cur.execute("select instance_id, count(*) from enrichment.post_sentiments "
-                                "where error is not null group by 1")
-                    failed = dict(cur.fetchall())
+                # Source freshness: the newest event of every instance, however old.
+                cur.execute("select instance_id, max(received_at) from raw.stream_events group by instance_id")
+                for instance_id, newest in cur.fetchall():
+                    age = (now - newest).total_seconds()
+                    state = "ok" if age <= FRESH_WARN_SECONDS else ("warn" if age <= FRESH_ERROR_SECONDS else "error")
+                    freshness[f"raw.stream_events {instance_id}"] = {"newest": newest.isoformat(),
+                                                                     "age_seconds": round(age, 1), "state": state}
+                failed: dict[str, int] = {}
+                for table, time_column in ENRICHMENT_TABLES:
+                    cur.execute("select to_regclass(%s) is not null", (f"enrichment.{table}",))
+                    if not cur.fetchone()[0]:
+                        continue
+                    cur.execute(f"select instance_id, count(*) filter (where status = 'failed'), "  # noqa: S608
+                                f"max({time_column}) from enrichment.{table} group by 1")
+                    newest_attempt = None
+                    for instance_id, count, newest in cur.fetchall():
+                        failed[instance_id] = failed.get(instance_id, 0) + int(count)
+                        newest_attempt = newest if newest_attempt is None else max(newest_attempt, newest)
+                    if newest_attempt is not None:
+                        freshness[f"enrichment.{table}"] = {
+                            "newest": newest_attempt.isoformat(),
+                            "age_seconds": round((now - newest_attempt).total_seconds(), 1)}
                     for status in by_instance.values():
                         status.failed_enrichment = int(failed.get(status.instance_id, 0))
         except psycopg2.Error as exc:
@@ -168,7 +203,9 @@ def collect(config: Config, warehouse: Warehouse, now: datetime | None = None) -
 
     return Status(generated_at=now.isoformat(), streamer_running=running, buffered_segments=segments,
                   last_cycle=last_cycle(config.state_dir), instances=list(by_instance.values()),
-                  warehouse_error=warehouse_error)
+                  warehouse_error=warehouse_error,
+                  last_successful_cycle_at=(last_successful_cycle(config.state_dir) or {}).get("finished_at"),
+                  source_freshness=freshness)
 
 
 def _age(seconds: float | None) -> str:
@@ -201,9 +238,18 @@ def render_table(status: Status) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     cycle = status.last_cycle
     lines.append("")
+    if cycle:
+        verdict = "ok" if cycle.get("success") else "failed: " + ", ".join(cycle.get("failed_steps") or [])
+        cycle_text = f"{cycle.get('finished_at')} ({verdict})"
+    else:
+        cycle_text = "none"
     lines.append(f"streamer: {'running' if status.streamer_running else 'not running'}; "
-                 f"buffered segments waiting: {status.buffered_segments}; last cycle: "
-                 + (f"{cycle.get('finished_at')} ({'ok' if cycle.get('success') else 'failed'})" if cycle else "none"))
+                 f"buffered segments waiting: {status.buffered_segments}; last cycle: {cycle_text}"
+                 + f"; last successful cycle: {status.last_successful_cycle_at or 'none'}")
+    stale = [f"{name} ({_age(item['age_seconds'])} old)" for name, item in sorted(status.source_freshness.items())
+             if item.get("state") in ("warn", "error")]
+    if stale:
+        lines.append("stale sources: " + ", ".join(stale))
     if status.warehouse_error:
         lines.append(f"warehouse: {status.warehouse_error}")
     for s in status.instances:
