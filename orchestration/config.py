@@ -90,6 +90,35 @@ class PollConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    """``forkalytics schedule``: how often a cycle runs, and when the daily jobs (summary, retention) run."""
+
+    cycle_minutes: float = 5.0
+    daily_at: str = "00:15"
+    stream: bool = True
+    poll: bool = True
+    retention: bool = True
+
+
+def _parse_schedule(raw: Any) -> ScheduleConfig:
+    """The ``schedule:`` section."""
+    mapping = _expect(raw, "schedule")
+    defaults = ScheduleConfig()
+    _unknown_keys(mapping, set(defaults.__dataclass_fields__), "schedule")
+    daily_at = mapping.get("daily_at", defaults.daily_at)
+    if not isinstance(daily_at, str) or not re.match(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", daily_at.strip()):
+        raise ConfigError(f"schedule.daily_at must be a UTC time of day like \"00:15\", not {daily_at!r}.")
+    flags = {}
+    for key in ("stream", "poll", "retention"):
+        value = mapping.get(key, getattr(defaults, key))
+        if not isinstance(value, bool):
+            raise ConfigError(f"schedule.{key} must be true or false, not {value!r}.")
+        flags[key] = value
+    return ScheduleConfig(cycle_minutes=_positive(mapping, "cycle_minutes", defaults.cycle_minutes, "schedule"),
+                          daily_at=daily_at.strip(), **flags)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration."""
 
@@ -101,6 +130,7 @@ class Config:
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     poll: PollConfig = field(default_factory=PollConfig)
     enrichment: EnrichmentSettings = field(default_factory=EnrichmentSettings)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
     def instance(self, url_or_id: str) -> InstanceConfig:
         wanted = instance_id_for(url_or_id) if "://" in url_or_id else url_or_id
@@ -287,6 +317,7 @@ ROOT_SECTIONS = (
     "extract",
     "poll",
     "enrichment",
+    "schedule",
 )
 
 
@@ -368,4 +399,5 @@ def parse_config(raw: Any, path: Path | None = None) -> Config:
         extract=extract,
         poll=_parse_poll(root.get("poll")),
         enrichment=EnrichmentSettings.from_mapping(root.get("enrichment")),
+        schedule=_parse_schedule(root.get("schedule")),
     )
