@@ -28,7 +28,7 @@ test: install lint
 lint: lint-python lint-sql
 
 lint-python: install
-	$(BIN)/ruff check extract enrichment orchestration tests
+	$(BIN)/ruff check extract enrichment orchestration tests bench
 
 lint-sql: install
 	$(BIN)/sqlfluff lint dbt_project --processes 2
@@ -36,6 +36,11 @@ lint-sql: install
 format: install
 	$(BIN)/ruff format extract enrichment orchestration tests
 	$(BIN)/sqlfluff fix dbt_project --processes 2
+
+# Benchmarks (not part of `make test`): writes docs/benchmarks.md and docs/benchmarks.json.
+# BENCH_ARGS=--quick for a smoke run; BENCH_ARGS="--sizes 100000,1000000" is the default.
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .forkalytics dbt_project/target target logs .pytest_cache .ruff_cache
