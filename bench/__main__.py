@@ -168,7 +168,12 @@ def machine() -> dict[str, Any]:
         pass
     from importlib.metadata import version
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": memory_gb, "os": platform.platform(),
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                                check=False).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {"commit": commit, "cpu": cpu, "cores": os.cpu_count(), "memory_gb": memory_gb, "os": platform.platform(),
             "python": platform.python_version(), "dbt_core": version("dbt-core"), "dlt": version("dlt"),
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 

@@ -98,7 +98,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         "## Latest figures",
         "",
         f"Produced by `{results['command']}` (`make bench`) from {results['started_at'][:19]}Z to "
-        f"{results['finished_at'][:19]}Z.",
+        f"{results['finished_at'][:19]}Z at commit {m.get('commit')}.",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM; {m['os']}; Python {m['python']}, "
         f"dbt-core {m['dbt_core']}, dlt {m['dlt']}. Load average at start {m['load_average_at_start']}, "
