@@ -184,6 +184,7 @@ def polling(dsn: str, state_dir: str, events: int) -> dict[str, Any]:
                                             access_token=token, rate_limit=300, rate_window_seconds=300))
     sim.start()
     try:
+        Path(state_dir).mkdir(parents=True, exist_ok=True)
         archive = Path(state_dir) / "poll-events.jsonl"
         with open(archive, "w", encoding="utf-8") as out:
             for event in sim.emit(events):
