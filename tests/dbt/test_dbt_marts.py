@@ -19,34 +19,14 @@ import psycopg2
 import pytest
 from dbt_payloads import RawEvents, prepare_sources, ts
 from dbt_scenario import EDIT_TEXTS, HELLO_TEXT, LINK_URL, MS, SIM, load_first, load_second
+from marts_snapshot import CORE_SELECTION, snapshot_marts
 
 from orchestration.dbt_runner import DbtResult, mart_row_counts, run_dbt
 from orchestration.warehouse import Warehouse, WarehouseSettings
 
-# processed_at records when dbt first processed an event: a full refresh sets it anew by design.
-AUDIT_COLUMNS = {"processed_at"}
-
 
 def _database_dsn(server_dsn: str, name: str) -> str:
     return urlunsplit(urlsplit(server_dsn)._replace(path=f"/{name}"))
-
-
-def snapshot_marts(dsn: str) -> dict[str, list[tuple]]:
-    """Every mart's rows (audit columns excluded), sorted, for exact comparison."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("select table_name from information_schema.tables "
-                        "where table_schema = 'marts' and table_type = 'BASE TABLE' order by 1")
-            tables = [row[0] for row in cur.fetchall()]
-            result = {}
-            for table in tables:
-                cur.execute(f'select * from marts."{table}"')
-                keep = [i for i, d in enumerate(cur.description) if d[0] not in AUDIT_COLUMNS]
-                result[table] = sorted(tuple(repr(row[i]) for i in keep) for row in cur.fetchall())
-            return result
-    finally:
-        conn.close()
 
 
 @dataclass
@@ -93,7 +73,7 @@ def scenario(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         conn = psycopg2.connect(dsn)
         prepare_sources(conn)
         load_first(conn, raw)
-        first = run_dbt(["build"], dsn, state_dir=state_dir, quiet=True)
+        first = run_dbt(["build", *CORE_SELECTION], dsn, state_dir=state_dir, quiet=True)
         assert first.success, first.summary + "\n" + first.output_tail
         after_first = snapshot_marts(dsn)
         with conn.cursor() as cur:
@@ -102,10 +82,10 @@ def scenario(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         conn.commit()
         load_second(conn, raw)
         conn.close()
-        incremental = run_dbt(["build"], dsn, state_dir=state_dir, quiet=True)
+        incremental = run_dbt(["build", *CORE_SELECTION], dsn, state_dir=state_dir, quiet=True)
         assert incremental.success, incremental.summary + "\n" + incremental.output_tail
         after_incremental = snapshot_marts(dsn)
-        full_refresh = run_dbt(["build", "--full-refresh"], dsn, state_dir=state_dir, quiet=True)
+        full_refresh = run_dbt(["build", *CORE_SELECTION, "--full-refresh"], dsn, state_dir=state_dir, quiet=True)
         assert full_refresh.success, full_refresh.summary + "\n" + full_refresh.output_tail
         yield Scenario(dsn, state_dir, first, incremental, full_refresh, after_first, after_incremental,
                        snapshot_marts(dsn), versions_after_first)

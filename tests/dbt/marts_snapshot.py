@@ -1,0 +1,31 @@
+"""Helpers of the dbt tests: the core selection, and every mart's rows for comparing two builds."""
+
+from __future__ import annotations
+
+import psycopg2
+
+# The dbt core models (staging of raw, intermediate, the top-level marts) and their tests, without the marts
+# other parts of the project add in subfolders of marts/: `dbt build --select <CORE_SELECTION>`.
+CORE_SELECTION = ["--select", "path:dbt_project/models/staging/mastodon", "path:dbt_project/models/intermediate",
+                  "path:dbt_project/models/marts/*.sql", "--indirect-selection", "cautious"]
+
+# processed_at records when dbt first processed an event: a full refresh sets it anew by design.
+AUDIT_COLUMNS = {"processed_at"}
+
+
+def snapshot_marts(dsn: str, *, only: set[str] | None = None) -> dict[str, list[tuple]]:
+    """Every mart's rows (audit columns excluded), sorted; ``only`` limits it to those tables."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select table_name from information_schema.tables "
+                        "where table_schema = 'marts' and table_type = 'BASE TABLE' order by 1")
+            tables = [row[0] for row in cur.fetchall() if only is None or row[0] in only]
+            result = {}
+            for table in tables:
+                cur.execute(f'select * from marts."{table}"')
+                keep = [i for i, d in enumerate(cur.description) if d[0] not in AUDIT_COLUMNS]
+                result[table] = sorted(tuple(repr(row[i]) for i in keep) for row in cur.fetchall())
+            return result
+    finally:
+        conn.close()
