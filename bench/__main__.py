@@ -209,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     memory = ServerMemory(server.pgdata / "postmaster.pid")
     results: dict[str, Any] = {"command": command, "started_at": datetime.now(timezone.utc).isoformat(),
                                "machine": machine(), "sizes": sizes, "increment": increment, "targets": TARGETS,
-                               "generate": {}, "per_size": {}}
+                               "generate": {}, "per_size": {},
+                               "json_report": output.with_suffix(".json").name}
     runner = Runner(work, memory)
     try:
         server.start()
@@ -229,7 +230,6 @@ def main(argv: list[str] | None = None) -> int:
             if not (base.exists() and extra.exists()):
                 split_archive(stream, size, base, increment, extra)
             figures: dict[str, Any] = {"archive_bytes": base.stat().st_size}
-            results["per_size"][str(size)] = figures
             database = f"bench_{size}"
             admin = Warehouse(WarehouseSettings(url=None, data_dir=work / "pg", port=server.port, database=database))
             dsn = admin.ensure_running()
@@ -251,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                                                 repeats=repeats)
             if "sentiment" not in skip and size == sentiment_size:
                 results["sentiment"] = {"size": size, **runner.run(f"{size:,}: sentiment", "sentiment", dsn=dsn)}
+            results["per_size"][str(size)] = figures
+            _write(output, results)  # a report after every size, so a long run that is stopped leaves figures
             if not args.keep:
                 server_admin = admin.embedded.dsn("postgres") if admin.embedded else dsn
                 _drop_database(server_admin, database)
@@ -262,8 +264,6 @@ def main(argv: list[str] | None = None) -> int:
                                             state_dir=str(work / "state-poll"), events=poll_events)
     finally:
         memory.stop()
-        results["finished_at"] = datetime.now(timezone.utc).isoformat()
-        results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         if args.keep:
             server.stop()
         else:
@@ -275,10 +275,16 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(archives, ignore_errors=True)
             if not args.work_dir:
                 shutil.rmtree(work, ignore_errors=True)
-    results["verdicts"] = evaluate(results)
-    write_report(output, render_markdown(results), results)
+    _write(output, results)
     print(f"bench: report written to {output} and {output.with_suffix('.json')}")
     return 0
+
+
+def _write(output: Path, results: dict[str, Any]) -> None:
+    results["finished_at"] = datetime.now(timezone.utc).isoformat()
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["verdicts"] = evaluate(results)
+    write_report(output, render_markdown(results), results)
 
 
 def _drop_database(admin_dsn: str, database: str) -> None:

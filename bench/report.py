@@ -169,7 +169,8 @@ def render_markdown(results: dict[str, Any]) -> str:
                   f"{p['refreshed']:,} posts refreshed with {p['requests']:,} requests = "
                   f"{_n(p['posts_per_request'])} per request ({p['due']:,} due, {p['missing']} missing, "
                   f"{p['rate_limit_waits']} rate-limit waits) in {_n(p['seconds'])} s; peak {_mb(p)} MB.", ""]
-    lines.append(f"The figures as JSON: `{Path('docs/benchmarks.json')}` (same run).")
+    lines.append(f"The figures as JSON: `{results.get('json_report', 'benchmarks.json')}` beside this file "
+                 "(same run).")
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@ A step prints its figures as one JSON object on the last line of its standard ou
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -169,8 +170,8 @@ def sentiment(dsn: str) -> dict[str, Any]:
 
 @step
 def polling(dsn: str, state_dir: str, events: int) -> dict[str, Any]:
-    """One polling cycle (``forkalytics poll --once``) against the simulator after ``events`` of its events
-    were loaded into raw: posts refreshed per request."""
+    """One polling cycle (``forkalytics poll --once``) against the simulator, ten minutes after ``events`` of
+    its events were loaded into raw: posts refreshed per request."""
     from extract.archive import load_archive
     from extract.raw_loader import RawLoader
     from extract.simulator import SimulatedInstance, SimulatorConfig
@@ -197,7 +198,10 @@ def polling(dsn: str, state_dir: str, events: int) -> dict[str, Any]:
         warehouse = Warehouse(WarehouseSettings(url=dsn, data_dir=Path(state_dir) / "unused"))
         lines: list[str] = []
         started = time.perf_counter()
-        report = PollRunner(config, warehouse, say=lines.append).run(once=True)
+        # Ten minutes later every post is due again (the youngest tier refreshes every 5 minutes).
+        later = dt.timedelta(minutes=10)
+        report = PollRunner(config, warehouse, say=lines.append,
+                            clock=lambda: dt.datetime.now(dt.timezone.utc) + later).run(once=True)
         seconds = time.perf_counter() - started
     finally:
         sim.stop()
