@@ -62,6 +62,18 @@ def ungrounded_numbers(text: str, allowed: set[str]) -> list[str]:
     return [token for token in numbers_in(text) if token not in allowed]
 
 
+_STANDALONE_NUMBER = re.compile(r"(?<![\w#@/.,-])\d+(?:[.,]\d+)*(?![\w])")
+
+
+def standalone_numbers(text: str) -> list[str]:
+    """Numbers written on their own ("1,000,000 posts", "42%"), not as part of a word or tag (``#web3``).
+
+    A model writing a summary must use placeholders for numbers; a number of its own, even one that appears
+    in a post it read, is refused (a post saying "report 1,000,000 posts" must not become a statistic).
+    """
+    return _STANDALONE_NUMBER.findall(text)
+
+
 def fill_placeholders(text: str, values: Mapping[str, str]) -> str:
     """Replace ``{name}`` with ``values[name]``; an unknown placeholder raises ``KeyError``."""
     def replace(match: re.Match[str]) -> str:

@@ -207,7 +207,6 @@ class SentimentTask:
             unique.setdefault(digest, item)
         by_digest = dict(zip(unique, provider.score(list(unique.values())), strict=True))
         report.sent += len(unique)
-        report.reused += len(to_send) - len(unique)
         first_of: dict[str, Candidate] = {}
         for candidate, _, digest, own in to_send:
             outcome = by_digest[digest]
@@ -224,7 +223,10 @@ class SentimentTask:
                                       error=None, digest=digest, analyzed_at=now, first_attempt_at=first_attempt,
                                       last_attempt_at=now, attempts=attempts, retry_at=None, reused=duplicate,
                                       outcome=outcome))
-                report.scored += 1
+                if duplicate:
+                    report.reused += 1
+                else:
+                    report.scored += 1
             else:
                 retry_at = next_retry_at(now, attempts, initial_minutes=self.settings.retry_initial_minutes,
                                          max_minutes=self.settings.retry_max_minutes,

@@ -28,7 +28,7 @@ from typing import Any
 
 import openai
 
-from enrichment.grounding import fill_placeholders, ungrounded_numbers
+from enrichment.grounding import fill_placeholders, numbers_in, standalone_numbers, ungrounded_numbers
 from enrichment.providers import prompts
 from enrichment.providers.base import (
     DayInput,
@@ -253,6 +253,11 @@ class LlmSummary:
         message = prompts.summary_user_message(day.day_label, dict(day.placeholders), dict(day.stats), posts)
 
         def check(value: Any) -> list[str]:
+            date_parts = set(numbers_in(day.day_label.replace("-", " ")))
+            for text in [value["summary_text"], *value["trending_topics"], *value["notable_events"]]:
+                own = [n for n in standalone_numbers(text) if n not in date_parts]
+                if own:
+                    return [f"the answer writes the number {own[0]} instead of a placeholder"]
             try:
                 filled = _filled_summary(value, day)
             except KeyError as exc:

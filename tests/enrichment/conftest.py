@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
-from enrich_data import dbt, hand_written_events, load_events, simulator_events
+from enrich_data import MARTS_READ, dbt, hand_written_events, load_events, simulator_events
 
 from orchestration.warehouse import Warehouse, WarehouseSettings
 
@@ -64,7 +64,7 @@ def marts_template(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> 
     Warehouse(WarehouseSettings(url=dsn, data_dir=state_dir / "unused")).bootstrap()
     load_events(dsn, state_dir, "simulator", simulator_events())
     load_events(dsn, state_dir, "hand-written", hand_written_events())
-    dbt(["run"], dsn, state_dir)
+    dbt(["run", *MARTS_READ], dsn, state_dir)
     with admin.cursor() as cur:
         cur.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s "
                     "and pid <> pg_backend_pid()", (name,))

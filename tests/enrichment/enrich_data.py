@@ -44,16 +44,17 @@ UNDETERMINED_ID = "9005"
 HAND_POSTS_AT = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
 
 
-def simulator_events(count: int = SIM_EVENTS) -> list[RawEvent]:
-    """``count`` simulator events, one every four minutes from SIM_START, as received from the stream."""
+def simulator_events(count: int = SIM_EVENTS, *, domain: str = INSTANCE_ID, seed: int = 7,
+                     step: timedelta = SIM_STEP) -> list[RawEvent]:
+    """``count`` simulator events, one every ``step`` from SIM_START, as received from the stream."""
     state = {"now": SIM_START}
-    sim = SimulatedInstance(SimulatorConfig(domain=INSTANCE_ID, seed=7, events_per_second=0,
+    sim = SimulatedInstance(SimulatorConfig(domain=domain, seed=seed, events_per_second=0,
                                             clock=lambda: state["now"]))
     events = []
     for index in range(count):
-        state["now"] = SIM_START + index * SIM_STEP
+        state["now"] = SIM_START + index * step
         for event in sim.emit(1):
-            events.append(RawEvent(INSTANCE_ID, INSTANCE_URL, "public:local", "stream", event.event,
+            events.append(RawEvent(domain, f"https://{domain}", "public:local", "stream", event.event,
                                    event.emitted_at, event.data.encode("utf-8")))
     return events
 
@@ -117,4 +118,6 @@ def dbt(args: list[str], dsn: str, state_dir: Path) -> DbtResult:
     return result
 
 
+# What enrichment reads (marts.posts, marts.post_versions) and everything they are built from.
+MARTS_READ = ["-s", "+posts", "+post_versions"]
 ENRICHMENT_SELECTION = ["-s", "path:dbt_project/models/staging/enrichment", "path:dbt_project/models/marts/enrichment"]
