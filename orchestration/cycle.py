@@ -153,7 +153,7 @@ def enrich_step(config: Config, dsn: str, say: Callable[[str], None]) -> StepRes
 
 def run_cycle(config: Config, warehouse: Warehouse, *, say: Callable[[str], None],
               stop_event: threading.Event | None = None, full_refresh: bool = False,
-              enrich: bool = True) -> CycleReport:
+              enrich: bool = True, quiet_dbt: bool = True) -> CycleReport:
     """Run one cycle; say one line per step; record it in ``state_dir/cycles.jsonl``; never raise for a step."""
     stop_event = stop_event or threading.Event()
     report = CycleReport(started_at=datetime.now(timezone.utc).isoformat(), full_refresh=full_refresh)
@@ -183,12 +183,12 @@ def run_cycle(config: Config, warehouse: Warehouse, *, say: Callable[[str], None
     if loaded.ok and "dsn" in dsn_holder:
         dsn = dsn_holder["dsn"]
         attempt("dbt build", lambda: dbt_step("dbt build", ["build", "--exclude", ENRICHMENT_SELECTOR, *refresh],
-                                              config, dsn))
+                                              config, dsn, quiet=quiet_dbt))
         if enrich:
             attempt("enrich", lambda: enrich_step(config, dsn, say))
         attempt("dbt build enrichment",
                 lambda: dbt_step("dbt build enrichment", ["build", "--select", ENRICHMENT_SELECTOR, *refresh],
-                                 config, dsn))
+                                 config, dsn, quiet=quiet_dbt))
     report.finished_at = datetime.now(timezone.utc).isoformat()
     try:
         append_cycle_record(config.state_dir, report)
