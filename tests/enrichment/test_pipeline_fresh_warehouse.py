@@ -7,6 +7,7 @@ day, and validated topics; ``enrichment_report`` prints the sentiment distributi
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import psycopg2
@@ -52,6 +53,19 @@ def test_fresh_warehouse_to_enrichment_marts(warehouse, tmp_path) -> None:
         from marts.daily_summaries group by 1 order by 1""")
     assert [(d[0], d[1] >= 2, d[2], d[3]) for d in days] == [(i, True, SIM_START.date(), True) for i in INSTANCES]
     assert _query(dsn, "select count(distinct instance_id) from marts.hourly_topics") == [(2,)]
+
+    # the documented columns are exactly the built ones
+    manifest = json.loads((state / "dbt" / "target" / "manifest.json").read_text())
+    checked = 0
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or "/enrichment/" not in node["original_file_path"]:
+            continue
+        built = [row[0] for row in _query(dsn, f"""
+            select column_name from information_schema.columns
+            where table_schema = '{node["schema"]}' and table_name = '{node["alias"]}' order by ordinal_position""")]
+        assert built == list(node["columns"]), node["name"]
+        checked += 1
+    assert checked == 8
 
     conn = psycopg2.connect(dsn)
     try:
