@@ -345,3 +345,79 @@ def test_the_exact_input_decides_reuse(marts_db) -> None:
     assert report.sent == len(texts)
     assert marts_db.scalar("select count(distinct model) from enrichment.post_sentiments") == 2
     assert EDITED_ORIGINAL in texts
+
+
+class FlakyTopics:
+    """A topic provider that fails until told otherwise, then proposes one topic with a made-up id."""
+
+    name = "scripted"
+    model = "scripted-topics"
+    prompt_version = "scripted-topics-v1"
+
+    def __init__(self) -> None:
+        self.failing = True
+        self.hours: list = []
+
+    def find_topics(self, hour, *, max_topics):
+        from enrichment.providers.base import ProposedTopic, TopicsOutcome
+
+        self.hours.append(hour.hour_start)
+        if self.failing:
+            raise ProviderError("the request timed out after 60 s (gave up after 5 attempt(s))")
+        ids = tuple(post.post_id for post in hour.posts[:3]) + ("not-a-post",)
+        return TopicsOutcome([ProposedTopic("everything", "Posts of the hour, 7777777 of them.", ids),
+                              ProposedTopic("everything else", "More posts.", ids[:2])])
+
+
+def test_a_failed_hour_is_retried_and_the_answer_is_checked_against_the_posts(marts_db) -> None:
+    from enrichment.topics import TopicTask
+
+    provider = FlakyTopics()
+    task = TopicTask(EnrichmentSettings().topics, provider)
+    conn = psycopg2.connect(marts_db.dsn)
+    try:
+        first = task.run(conn, now=AFTER_DATA, force=False, say=lambda line: None)
+        assert first.failed == len(provider.hours) > 50 and first.hours == 0
+        assert marts_db.query("select distinct status, attempt_count from enrichment.hourly_topic_runs") == \
+            [("failed", 1)]
+        assert marts_db.scalar("select count(*) from enrichment.hourly_topics") == 0
+        provider.failing = False
+        provider.hours.clear()
+        second = task.run(conn, now=AFTER_DATA + timedelta(minutes=5), force=False, say=lambda line: None)
+    finally:
+        conn.close()
+    assert second.hours == len(provider.hours) == first.failed and second.failed == 0
+    runs = marts_db.query("select distinct status, attempt_count, validation_notes from enrichment.hourly_topic_runs "
+                          "where input_post_count >= 3")
+    assert len(runs) == 1, runs
+    status, attempts, notes = runs[0]
+    assert (status, attempts) == ("ok", 2)
+    # the made-up id is dropped; the summary with an invented number is dropped; the count is the real one
+    assert notes == ["topic 'everything': 1 unknown post id(s) dropped: not-a-post",
+                     "topic 'everything': dropped, its summary has the number 7777777 that is not in the posts"]
+    assert marts_db.query("select distinct topic, post_count from enrichment.hourly_topics "
+                          "where hour_start in (select hour_start from enrichment.hourly_topic_runs "
+                          "where input_post_count >= 3)") == [("everything else", 2)]
+
+
+def test_the_summary_input_hash_covers_the_post_texts(marts_db) -> None:
+    """An edit of a top post's text changes the summary's input_hash though its statistics stay the same."""
+    from datetime import UTC, datetime
+
+    from enrich_data import HAND_POSTS_AT, INJECTION_ID, status_event
+
+    settings = EnrichmentSettings()
+    day = HAND_POSTS_AT.date()
+    run_enrichment(marts_db.dsn, settings, say=lambda line: None, now=AFTER_DATA, tasks=["summaries"], day=day)
+    stats, digest = marts_db.query("select input_stats_json, input_hash from enrichment.daily_summaries")[0]
+    assert INJECTION_ID in [post["post_id"] for post in stats["top_posts"]]
+
+    created = HAND_POSTS_AT + timedelta(minutes=2)
+    edit = status_event(INJECTION_ID, "<p>A quiet and ordinary post.</p>", created=created, counts=(50, 50, 50),
+                        edited=created + timedelta(minutes=5))
+    load_events(marts_db.dsn, marts_db.state_dir, "edit", [edit])
+    dbt(["run", *MARTS_READ], marts_db.dsn, marts_db.state_dir)
+    now = datetime(2026, 11, 24, 13, tzinfo=UTC)
+    run_enrichment(marts_db.dsn, settings, say=lambda line: None, now=now, tasks=["summaries"], day=day, force=True)
+    stats_after, digest_after = marts_db.query("select input_stats_json, input_hash from enrichment.daily_summaries")[0]
+    assert stats_after == stats and digest_after != digest
