@@ -7,6 +7,7 @@ Tests named after a defect of the previous system (design/prior-system.md) say s
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,9 @@ from marts_snapshot import CORE_SELECTION, snapshot_marts
 
 from orchestration.dbt_runner import DbtResult, mart_row_counts, run_dbt
 from orchestration.warehouse import Warehouse, WarehouseSettings
+
+# Marts other parts of the project add (built by their own tests).
+SUBFOLDER_MARTS = {"engagement", "trending", "enrichment", "dashboard"}
 
 
 def _database_dsn(server_dsn: str, name: str) -> str:
@@ -330,3 +334,23 @@ def test_seed_example_queries_compile_and_run(scenario: Scenario) -> None:
     assert {(r["instance_id"], r["name"]) for r in outputs["trending_hashtags"]} == {(MS, "python"), (SIM, "python")}
     edits = [(r["post_id"], r["version_seq"], r["content_text"]) for r in outputs["edit_analysis"]]
     assert edits[:3] == [("120", 2, EDIT_TEXTS[1]), ("120", 3, EDIT_TEXTS[2]), ("120", 4, EDIT_TEXTS[3])]
+
+
+# -- documentation ----------------------------------------------------------------------------------------
+
+def test_documented_columns_are_the_built_columns(scenario: Scenario) -> None:
+    manifest = json.loads((scenario.state_dir / "dbt" / "target" / "manifest.json").read_text())
+    core = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"
+            and n["fqn"][1] in ("staging", "intermediate", "marts") and n["fqn"][2] not in SUBFOLDER_MARTS]
+    assert len(core) >= 15
+    differences = {}
+    for node in core:
+        built = scenario.query("select column_name from information_schema.columns "
+                               "where table_schema = %s and table_name = %s order by ordinal_position",
+                               (node["schema"], node["alias"]))
+        assert built, node["name"]
+        built_columns, documented = {c["column_name"] for c in built}, set(node["columns"])
+        if built_columns != documented:
+            differences[node["name"]] = {"undocumented": sorted(built_columns - documented),
+                                         "not built": sorted(documented - built_columns)}
+    assert differences == {}
