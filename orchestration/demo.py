@@ -1,7 +1,9 @@
-"""``forkalytics demo``: two simulated Mastodon instances streamed into the embedded warehouse.
+"""``forkalytics demo``: two simulated Mastodon instances streamed into the embedded warehouse, then dbt.
 
 Everything is real but the Mastodon servers: the simulators speak Mastodon's wire protocol on local ports,
-the streamer, buffer, dlt loader and PostgreSQL are the ones production uses.
+the streamer, buffer, dlt loader, PostgreSQL and dbt are the ones production uses. After streaming, the
+steps of ``REPORT_STEPS`` run in order (raw events per instance, ``dbt build``, rows per mart); a step that
+adds output appends a function taking the ``DemoRun``.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from orchestration.config import Config, InstanceConfig
+from orchestration.dbt_runner import DbtResult, mart_row_counts, run_dbt
 from orchestration.errors import UserError
 from orchestration.warehouse import Warehouse
 
@@ -63,7 +66,31 @@ def run_demo(config: Config, *, seconds: float, say: Callable[[str], None]) -> i
     if report.failures:
         raise UserError("The demo's streams failed: " + " ".join(report.failures))
 
-    conn = warehouse.connect()
+    demo = DemoRun(config=demo_config, warehouse=warehouse, dsn=dsn,
+                   instance_ids=[i.instance_id for i in instances], say=say)
+    for step in REPORT_STEPS:
+        step(demo)
+    return 0
+
+
+# -- what the demo shows after streaming: one function per step, run in order ----------------------------
+
+@dataclass
+class DemoRun:
+    """What the report steps share: the warehouse, the demo's instances, and what earlier steps produced."""
+
+    config: Config
+    warehouse: Warehouse
+    dsn: str
+    instance_ids: list[str]
+    say: Callable[[str], None]
+    dbt: DbtResult | None = None
+    mart_counts: dict[str, int] = field(default_factory=dict)
+
+
+def report_raw_events(demo: DemoRun) -> None:
+    """Events per instance in raw.stream_events; fails when an instance delivered nothing."""
+    conn = demo.warehouse.connect()
     try:
         with conn.cursor() as cur:
             cur.execute("""
@@ -73,14 +100,53 @@ def run_demo(config: Config, *, seconds: float, say: Callable[[str], None]) -> i
                 from raw.stream_events
                 where instance_id = any(%s)
                 group by instance_id order by instance_id
-            """, ([i.instance_id for i in instances],))
+            """, (demo.instance_ids,))
             rows = cur.fetchall()
     finally:
         conn.close()
-    say("raw.stream_events now holds, for the demo instances:")
+    demo.say("raw.stream_events now holds, for the demo instances:")
     for instance_id, total, updates, edits, deletes, backfilled in rows:
-        say(f"  {instance_id}: {total:,} events ({updates:,} updates, {edits:,} edits, {deletes:,} deletes, "
-            f"{backfilled:,} back-filled)")
-    if len(rows) < len(instances):
+        demo.say(f"  {instance_id}: {total:,} events ({updates:,} updates, {edits:,} edits, {deletes:,} deletes, "
+                 f"{backfilled:,} back-filled)")
+    if len(rows) < len(demo.instance_ids):
         raise UserError("The demo loaded no events for at least one instance; see the messages above.")
-    return 0
+
+
+def build_marts(demo: DemoRun) -> None:
+    """``dbt build`` of the whole project (staging, intermediate, marts and their tests), one summary line."""
+    from enrichment.schema import ensure_schema
+
+    conn = demo.warehouse.connect()
+    try:
+        ensure_schema(conn)  # the enrichment tables dbt reads as sources, empty until enrichment runs
+    finally:
+        conn.close()
+    demo.say("building the marts with dbt ...")
+    demo.dbt = run_dbt(["build"], demo.dsn, state_dir=demo.config.state_dir, quiet=True)
+    demo.say(demo.dbt.summary)
+    if not demo.dbt.success:
+        log_hint = f" (dbt's log: {demo.dbt.log_path})" if demo.dbt.log_path else ""
+        raise UserError(f"dbt build failed, so the marts are incomplete{log_hint}.")
+
+
+def report_mart_counts(demo: DemoRun) -> None:
+    """Row count of every mart; fails when the core marts stayed empty."""
+    conn = demo.warehouse.connect()
+    try:
+        demo.mart_counts = mart_row_counts(conn)
+    finally:
+        conn.close()
+    width = max((len(name) for name in demo.mart_counts), default=0)
+    demo.say(f"marts ({len(demo.mart_counts)} tables, rows each):")
+    for name, count in demo.mart_counts.items():
+        demo.say(f"  marts.{name:<{width}}  {count:>9,}")
+    empty = [name for name in POPULATED_MARTS if demo.mart_counts.get(name, 0) == 0]
+    if empty:
+        raise UserError(f"The demo left these marts empty: {', '.join(empty)}.")
+
+
+# Later steps (trending, summaries) append themselves here; each gets the DemoRun and may raise UserError.
+REPORT_STEPS: list[Callable[[DemoRun], None]] = [report_raw_events, build_marts, report_mart_counts]
+# Marts any few seconds of the demo's traffic fill.
+POPULATED_MARTS = ("instances", "accounts", "posts", "post_versions", "hashtags", "post_hashtags", "stream_events",
+                   "fediverse_posts")
