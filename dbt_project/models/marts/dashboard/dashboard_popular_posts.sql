@@ -1,0 +1,76 @@
+{#-
+  The Posts panel: per instance, the 50 most engaging posts of the 24 hours before as_of (the newest post in
+  the warehouse), with their author, text, hashtags, counts and sentiment. Deleted posts and boosts are left
+  out; ties are broken by the newer post first, then the post id.
+-#}
+{%- set popular_hours = var('dashboard_popular_hours', 24) | int -%}
+{%- set popular_limit = var('dashboard_popular_limit', 50) | int -%}
+with
+
+posts as (
+    select * from {{ ref('posts') }}
+    where deleted_at is null and not is_reblog
+),
+
+accounts as (
+    select * from {{ ref('accounts') }}
+),
+
+sentiments as (
+    select * from {{ ref('post_sentiments') }}
+    where is_current_version
+),
+
+reference_time as (
+    select max(created_at) as as_of from {{ ref('posts') }}
+),
+
+ranked as (
+    select
+        posts.*,
+        reference_time.as_of,
+        row_number() over (
+            partition by posts.instance_id
+            order by posts.engagement_score desc, posts.created_at desc, posts.post_id asc
+        ) as popularity_rank
+    from posts
+    cross join reference_time
+    where posts.created_at > {{ hours_before('reference_time.as_of', popular_hours) }}
+),
+
+final as (
+    select
+        ranked.instance_id,
+        ranked.post_id,
+        cast(ranked.popularity_rank as integer) as popularity_rank,
+        ranked.created_at,
+        ranked.url,
+        ranked.content_text,
+        ranked.language,
+        ranked.hashtags,
+        ranked.replies_count,
+        ranked.reblogs_count,
+        ranked.favourites_count,
+        ranked.engagement_score,
+        ranked.account_id,
+        accounts.acct as author_acct,
+        accounts.display_name as author_display_name,
+        accounts.avatar_url as author_avatar_url,
+        accounts.is_bot as author_is_bot,
+        sentiments.sentiment_status,
+        sentiments.sentiment_label,
+        sentiments.sentiment_score,
+        ranked.as_of
+    from ranked
+    left join accounts
+        on
+            ranked.instance_id = accounts.instance_id
+            and ranked.account_id = accounts.account_id
+    left join sentiments
+        on
+            ranked.instance_id = sentiments.instance_id
+            and ranked.post_id = sentiments.post_id
+    where ranked.popularity_rank <= {{ popular_limit }}
+)
+
+select * from final
