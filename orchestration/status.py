@@ -176,6 +176,8 @@ def collect(config: Config, warehouse: Warehouse, now: datetime | None = None) -
                 cur.execute("select instance_id, max(received_at) from raw.stream_events group by instance_id")
                 for instance_id, newest in cur.fetchall():
                     age = (now - newest).total_seconds()
+                    status = by_instance.setdefault(instance_id, InstanceStatus(instance_id))
+                    status.newest_event_age_seconds = age
                     state = "ok" if age <= FRESH_WARN_SECONDS else ("warn" if age <= FRESH_ERROR_SECONDS else "error")
                     freshness[f"raw.stream_events {instance_id}"] = {"newest": newest.isoformat(),
                                                                      "age_seconds": round(age, 1), "state": state}
