@@ -103,15 +103,16 @@ class SentimentTask:
             now: datetime, force: bool, say: Callable[[str], None]) -> SentimentReport:
         """Process every candidate version; returns the counts (and says one progress line per chunk)."""
         report = SentimentReport()
-        passes = [(self.provider, False)]
+        primary = (self.provider.model, self.provider.prompt_version)
+        passes: list[tuple[SentimentProvider, tuple[str, str] | None]] = [(self.provider, None)]
         if self.other_languages is not None:
-            passes.append((self.other_languages, True))
-        for provider, only_failed in passes:
+            passes.append((self.other_languages, primary))
+        for provider, skipped_by in passes:
             for chunk in iter_candidates(read_conn, model=provider.model, prompt_version=provider.prompt_version,
                                          now=now, force=force, chunk_size=self.settings.chunk_size,
-                                         only_failed=only_failed):
+                                         skipped_by=skipped_by):
                 report.candidates += len(chunk)
-                self._process_chunk(write_conn, chunk, now=now, report=report, retry_pass=only_failed)
+                self._process_chunk(write_conn, chunk, now=now, report=report, retry_pass=skipped_by is not None)
                 if report.candidates >= self.settings.chunk_size:
                     say(f"sentiment: {report.candidates} version(s) processed so far "
                         f"({report.scored} scored, {report.failed} failed)")

@@ -2,8 +2,11 @@
 
 A version is a candidate when it has no row yet for the (model, prompt version), when its text changed since
 its row was written (``source_fingerprint``: the hash of text, spoiler and language as read from marts), when
-its last attempt failed and its retry time has come, or, with ``force``, when it failed at all (with
-``only_failed``, only the failed rows: how a second provider's retries are found). Deleted posts
+its last attempt failed and its retry time has come, or, with ``force``, when it failed at all. With
+``skipped_by`` (the model and prompt version of the primary, English-only provider) only two kinds are read:
+failed rows, and versions the primary provider skipped for their language that have no row yet (posts
+skipped before ``other_languages: llm`` was configured): how the other-language provider finds its work
+after the first pass. Deleted posts
 are not read (their text is redacted in marts); their earlier results stay. There is no cap on how many
 versions one run reads: every candidate is processed, newest first, ``chunk_size`` at a time.
 """
@@ -48,7 +51,24 @@ where
         or s.source_fingerprint <> {FINGERPRINT_SQL}
         or (s.status = 'failed' and (s.next_retry_at <= %(now)s or %(force)s))
     )
-    and (not %(only_failed)s or s.status = 'failed')
+    and (
+        not %(retry_pass)s
+        or s.status = 'failed'
+        or (
+            s.post_id is null
+            and exists (
+                select 1 from enrichment.post_sentiments as primary_result
+                where
+                    primary_result.instance_id = v.instance_id
+                    and primary_result.post_id = v.post_id
+                    and primary_result.status_version_seq = v.version_seq
+                    and primary_result.model = %(primary_model)s
+                    and primary_result.prompt_version = %(primary_prompt_version)s
+                    and primary_result.status = 'skipped'
+                    and primary_result.skip_reason in ('unsupported_language', 'undetermined_language')
+            )
+        )
+    )
 order by v.valid_from desc, v.instance_id, v.post_id, v.version_seq
 """
 
@@ -74,14 +94,16 @@ class Candidate:
 
 
 def iter_candidates(conn: psycopg2.extensions.connection, *, model: str, prompt_version: str, now: datetime,
-                    force: bool, chunk_size: int, only_failed: bool = False) -> Iterator[list[Candidate]]:
+                    force: bool, chunk_size: int,
+                    skipped_by: tuple[str, str] | None = None) -> Iterator[list[Candidate]]:
     """Yield the candidates in chunks, read through a server-side cursor (one snapshot, constant memory).
 
     ``conn`` must be used for reading only while the iterator is alive: results are written through another
     connection, and the snapshot makes sure a version written meanwhile is not read twice.
     """
     params = {"model": model, "prompt_version": prompt_version, "now": now, "force": force,
-              "only_failed": only_failed}
+              "retry_pass": skipped_by is not None, "primary_model": skipped_by[0] if skipped_by else None,
+              "primary_prompt_version": skipped_by[1] if skipped_by else None}
     with conn.cursor(name="enrichment_sentiment_candidates") as cur:
         cur.itersize = chunk_size
         cur.execute(CANDIDATES_SQL, params)

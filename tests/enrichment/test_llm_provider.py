@@ -264,3 +264,28 @@ def test_injected_post_fails_its_batch_its_day_and_loses_its_fake_ids(marts_db) 
     assert any("unknown:p999" in note for note in notes)
     assert marts_db.scalar("select count(*) from enrichment.hourly_topics where post_ids::text like '%%p999%%' "
                            "or post_ids::text like '%%unknown%%'") == 0
+
+
+def test_other_languages_go_to_the_llm_even_when_skipped_before(marts_db) -> None:
+    run_enrichment(marts_db.dsn, EnrichmentSettings(), say=lambda line: None, tasks=["sentiment"], now=AFTER_DATA)
+    skipped = marts_db.scalar("select count(*) from enrichment.post_sentiments "
+                              "where skip_reason in ('unsupported_language', 'undetermined_language')")
+    assert skipped > 100
+    with FakeOpenAI() as fake:
+        settings = _settings(fake, sentiment={"provider": "offline", "other_languages": "llm", "batch_size": 50},
+                             summaries={"provider": "offline"}, topics={"provider": "offline"})
+        report = run_enrichment(marts_db.dsn, settings, say=lambda line: None, tasks=["sentiment"],
+                                now=AFTER_DATA + timedelta(hours=1))
+        sent_texts = [p["text"] for r in fake.requests for p in _posts_sent(r)]
+        assert report.sentiment.sent == len(sent_texts) > 0 and report.failures == 0
+        again = run_enrichment(marts_db.dsn, settings, say=lambda line: None, tasks=["sentiment"],
+                               now=AFTER_DATA + timedelta(hours=2))
+        assert again.sentiment.sent == 0 and len(fake.requests) == len(set(r["user"] for r in fake.requests))
+    llm_rows = marts_db.scalar("select count(*) from enrichment.post_sentiments where provider = 'llm'")
+    assert llm_rows == skipped  # every language skip has an LLM result now, nothing else went to the LLM
+    assert marts_db.query("select provider, status, sentiment_label from enrichment.post_sentiments "
+                          "where post_id = %s order by provider", (GERMAN_ID,)) == \
+        [("llm", "scored", "negative"), ("offline", "skipped", None)]
+    dbt(["build", *ENRICHMENT_SELECTION], marts_db.dsn, marts_db.state_dir)
+    assert marts_db.query("select provider, sentiment_status, result_count from marts.post_sentiments "
+                          "where post_id = %s", (GERMAN_ID,)) == [("llm", "scored", 2)]
