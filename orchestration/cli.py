@@ -213,6 +213,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "orchestration.commands.schedule",
     "orchestration.commands.run",
     "orchestration.commands.enrich",
+    "orchestration.commands.poll",
 )
 
 

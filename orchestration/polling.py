@@ -113,6 +113,45 @@ class PollReport:
         total.errors.extend(r.errors)
 
 
+BATCH_ENDPOINT_SINCE = (4, 3)
+
+
+def parse_version(text: str | None) -> tuple[int, ...] | None:
+    """Mastodon's ``4.2.10`` (or ``4.3.0+glitch``) as ``(4, 2, 10)``; None when it is not a version."""
+    if not text:
+        return None
+    parts = []
+    for piece in text.strip().split(".")[:3]:
+        digits = ""
+        for char in piece:
+            if not char.isdigit():
+                break
+            digits += char
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts) or None
+
+
+def batch_endpoint_expected(dsn: str, instance_id: str) -> bool:
+    """False when the latest ``raw.instances`` observation says the server is older than Mastodon 4.3 (no
+    ``GET /api/v1/statuses?id[]=``); True otherwise, including when the version is unknown (the poller then
+    tries the batch endpoint and falls back on a 404 or 422)."""
+    conn = psycopg2.connect(dsn, connect_timeout=10)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select to_regclass('raw.instances') is not null")
+            if not cur.fetchone()[0]:
+                return True
+            cur.execute("select software_version from raw.instances where instance_id = %s "
+                        "order by observed_at desc limit 1", (instance_id,))
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    version = parse_version(row[0]) if row else None
+    return version is None or version[:2] >= BATCH_ENDPOINT_SINCE
+
+
 class PollRunner:
     """Runs polling cycles over the configured instances until stopped (see the module docstring)."""
 
@@ -151,6 +190,8 @@ class PollRunner:
         line = CycleLine(instance.instance_id)
         poller = self._poller(instance, spool)
         try:
+            if poller.batch_endpoint is None and not batch_endpoint_expected(dsn, instance.instance_id):
+                poller.batch_endpoint = False  # older than 4.3: no batch endpoint, do not even try
             plan = due_statuses(dsn, instance.instance_id, self.clock(), self.config.poll)
             line.due, line.tracked, line.confirmed_missing = len(plan.due), plan.tracked, plan.confirmed_missing
             line.refresh = poller.refresh([d.status_id for d in plan.due])

@@ -1,0 +1,116 @@
+{#-
+  Mastodon's status trends (Trends::Statuses) at the reference time (var trending_as_of, default the newest
+  metric snapshot), over the counts of post_metric_snapshots: observed = boosts + favourites of the latest
+  snapshot at or before the reference time (0 below trending_mastodon_status_min_interactions), score =
+  (observed - 1)^2 * 0.5^(age in hours / trending_mastodon_status_half_life_hours); trending while score >=
+  trending_mastodon_status_threshold. Eligible: public, not sensitive, no content warning, not a reply, not
+  a boost, language known, not deleted. Ranked per instance and language.
+-#}
+{% set as_of = var('trending_as_of', none) %}
+with
+
+snapshots as (
+    select * from {{ ref('post_metric_snapshots') }}
+),
+
+reference as (
+    {% if as_of %}
+        select cast('{{ as_of }}' as timestamptz) as as_of
+    {% else %}
+        select max(snapshots.captured_at) as as_of
+        from snapshots
+    {% endif %}
+),
+
+eligible as (
+    select posts.*
+    from {{ ref('posts') }} as posts
+    where
+        posts.deleted_at is null
+        and posts.visibility = 'public'
+        and not coalesce(posts.sensitive, false)
+        and coalesce(posts.spoiler_text, '') = ''
+        and not posts.is_reply
+        and not posts.is_reblog
+        and posts.language is not null
+),
+
+latest as (
+    select
+        eligible.post_id,
+        eligible.instance_id,
+        eligible.language,
+        eligible.created_at,
+        reference.as_of,
+        counts.reblogs_count,
+        counts.favourites_count,
+        counts.captured_at
+    from eligible
+    cross join reference
+    inner join lateral (
+        select
+            snapshots.reblogs_count,
+            snapshots.favourites_count,
+            snapshots.captured_at
+        from snapshots
+        where
+            snapshots.instance_id = eligible.instance_id
+            and snapshots.post_id = eligible.post_id
+            and snapshots.captured_at <= reference.as_of
+        order by snapshots.captured_at desc, snapshots.snapshot_id desc
+        limit 1
+    ) as counts on true
+    where eligible.created_at <= reference.as_of
+),
+
+scored as (
+    select
+        latest.*,
+        latest.reblogs_count + latest.favourites_count as interactions,
+        {{ elapsed_seconds('latest.created_at', 'latest.as_of') }} / 3600.0 as age_hours,
+        case
+            when latest.reblogs_count + latest.favourites_count < {{ var('trending_mastodon_status_min_interactions') }}
+                then 0.0
+            else power(latest.reblogs_count + latest.favourites_count - 1, 2)
+                * power(
+                    0.5,
+                    {{ elapsed_seconds('latest.created_at', 'latest.as_of') }} / 3600.0
+                    / {{ var('trending_mastodon_status_half_life_hours') }}
+                )
+        end as score
+    from latest
+),
+
+ranked as (
+    select
+        scored.*,
+        scored.score >= {{ var('trending_mastodon_status_threshold') }} as is_trending,
+        rank() over (
+            partition by
+                scored.instance_id,
+                scored.language,
+                scored.score >= {{ var('trending_mastodon_status_threshold') }}
+            order by scored.score desc, scored.post_id asc
+        ) as position_in_language
+    from scored
+),
+
+final as (
+    select
+        ranked.post_id,
+        ranked.instance_id,
+        ranked.language,
+        ranked.created_at,
+        ranked.as_of,
+        ranked.captured_at as counts_captured_at,
+        cast(ranked.reblogs_count as bigint) as reblogs_count,
+        cast(ranked.favourites_count as bigint) as favourites_count,
+        cast(ranked.interactions as bigint) as interactions,
+        cast(ranked.age_hours as double precision) as age_hours,
+        cast(ranked.score as double precision) as score,
+        ranked.is_trending,
+        cast(case when ranked.is_trending then ranked.position_in_language end as integer) as language_rank
+    from ranked
+)
+
+select * from final
