@@ -3,11 +3,14 @@ every mart and nothing else, and cannot write."""
 
 from __future__ import annotations
 
+import json
+
 import psycopg2
 import pytest
 
 from orchestration.bi_access import grant_bi
 from orchestration.cycle import run_cycle
+from orchestration.dbt_runner import run_dbt
 from tests.helpers import TOKEN, TOKEN_ENV, make_config, query, start_simulator
 from tests.orchestration.ops_helpers import buffer_events
 
@@ -55,6 +58,15 @@ def test_dashboard_marts_and_bi_role(warehouse, tmp_path, monkeypatch):
     assert all(author for _, _, author in popular)
     daily_posts = query(warehouse, "select sum(posts) from marts.dashboard_daily_trends")[0][0]
     assert daily_posts == query(warehouse, "select sum(posts) from marts.hourly_stats")[0][0]
+
+    # the data dictionary: dbt docs generate works against the warehouse, with the exposures declared
+    docs = run_dbt(["docs", "generate"], warehouse.dsn, state_dir=config.state_dir, quiet=True)
+    assert docs.success, docs.output_tail
+    catalog = json.loads((config.state_dir / "dbt" / "target" / "catalog.json").read_text())
+    assert "model.forkalytics.dashboard_overview" in catalog["nodes"]
+    manifest = json.loads((config.state_dir / "dbt" / "target" / "manifest.json").read_text())
+    assert {"exposure.forkalytics.dashboard_overview_page", "exposure.forkalytics.dashboard_summary_page"} <= \
+        set(manifest["exposures"])
 
     # dbt rebuilds the marts (new tables replace the old ones): the role keeps reading them
     assert run_cycle(config, warehouse, say=lines.append, enrich=False, full_refresh=True).success, lines
