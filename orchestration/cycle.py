@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.config import Config
+from orchestration.errors import UserError
 from orchestration.status import CYCLE_LOG
 from orchestration.warehouse import Warehouse
 
@@ -102,6 +103,8 @@ def append_cycle_record(state_dir: Path, report: CycleReport) -> None:
 
 def _one_sentence(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, UserError) and text:
+        return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

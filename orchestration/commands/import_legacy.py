@@ -10,7 +10,7 @@ from orchestration.errors import UserError
 
 
 def cmd_import_legacy(args: argparse.Namespace, config: Config) -> int:
-    from extract.legacy import import_legacy
+    from extract.legacy import LegacySource, import_legacy
     from orchestration.cli import say
     from orchestration.warehouse import Warehouse
 
@@ -21,6 +21,7 @@ def cmd_import_legacy(args: argparse.Namespace, config: Config) -> int:
     if not dsn.startswith(("postgresql://", "postgres://")):
         raise UserError("--dsn must be a PostgreSQL URL like postgresql://user:password@host:5432/forkalytics.",
                         exit_code=2)
+    LegacySource(dsn, args.schema).close()  # unreachable: say so before starting anything else
     default = args.instance or (config.instances[0].url if len(config.instances) == 1 else None)
     warehouse = Warehouse(config.warehouse)
     report = import_legacy(dsn, warehouse.ensure_running(), config.state_dir, say=say, default_instance=default,

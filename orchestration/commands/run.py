@@ -16,7 +16,9 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     if report.success:
         say("cycle ok")
     else:
-        say(f"cycle failed: {', '.join(report.failed_steps)} (details in {config.state_dir / 'dbt' / 'logs'})")
+        where = (f" (dbt's log: {config.state_dir / 'dbt' / 'logs' / 'dbt.log'})"
+                 if any(step.startswith("dbt") for step in report.failed_steps) else "")
+        say(f"cycle failed: {', '.join(report.failed_steps)}{where}")
     return report.exit_code
 
 
