@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +17,7 @@ from orchestration.config import Config, parse_config
 from orchestration.streamer import Streamer, StreamRunReport
 from orchestration.warehouse import Warehouse
 
+REPO = Path(__file__).resolve().parents[1]
 TOKEN_ENV = "FORKALYTICS_TEST_SIM_TOKEN"
 TOKEN = "sim-token-for-tests"
 
@@ -105,6 +109,20 @@ class StreamerThread:
     def __exit__(self, *exc: object) -> None:
         if self._thread.is_alive():
             self.stop()
+
+
+def start_streamer_process(config_path: Path, dsn: str, log: Path, *args: str) -> subprocess.Popen:
+    """``forkalytics stream`` as a process of its own (so it can be killed), output appended to ``log``."""
+    env = {**os.environ, "FORKALYTICS_DATABASE_URL": dsn, TOKEN_ENV: TOKEN}
+    handle = open(log, "ab")  # noqa: SIM115 - owned by the child process
+    return subprocess.Popen([sys.executable, "-m", "orchestration.cli", "--config", str(config_path), "stream", *args],
+                            cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def spooled_or_loaded(state_dir: Path, warehouse: Warehouse) -> int:
+    """Rows in raw.stream_events plus open buffer segments: non-zero once a streamer received something."""
+    loaded = query(warehouse, "select count(*) from raw.stream_events")[0][0]
+    return loaded + sum(1 for _ in (state_dir / "spool").glob("*.open"))
 
 
 def query(warehouse: Warehouse, sql: str, params: tuple = ()) -> list[tuple]:

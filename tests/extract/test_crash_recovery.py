@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.helpers import TOKEN, TOKEN_ENV, make_config, query, start_simulator, wait_for, write_config
+from tests.helpers import (
+    make_config,
+    query,
+    spooled_or_loaded,
+    start_simulator,
+    start_streamer_process,
+    wait_for,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _start_streamer(config_path: Path, dsn: str, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "FORKALYTICS_DATABASE_URL": dsn, TOKEN_ENV: TOKEN}
-    handle = open(log, "ab")  # noqa: SIM115 - owned by the child process
-    return subprocess.Popen([sys.executable, "-m", "orchestration.cli", "--config", str(config_path), "stream"],
-                            cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
-
-
-def _spooled_or_loaded(state_dir: Path, warehouse) -> int:
-    loaded = query(warehouse, "select count(*) from raw.stream_events")[0][0]
-    return loaded + sum(1 for _ in (state_dir / "spool").glob("*.open"))
 
 
 def test_kill_minus_nine_loses_nothing(warehouse, tmp_path):
@@ -39,8 +30,8 @@ def test_kill_minus_nine_loses_nothing(warehouse, tmp_path):
         instance_id = config.instances[0].instance_id
         log = tmp_path / "streamer.log"
         for _ in range(3):
-            process = _start_streamer(config_path, warehouse.dsn, log)
-            wait_for(lambda p=process: _spooled_or_loaded(config.state_dir, warehouse) > 0 or p.poll() is not None,
+            process = start_streamer_process(config_path, warehouse.dsn, log)
+            wait_for(lambda p=process: spooled_or_loaded(config.state_dir, warehouse) > 0 or p.poll() is not None,
                      timeout=30, what="the streamer to receive events")
             assert process.poll() is None, log.read_text()
             time.sleep(rng.uniform(0.3, 1.5))  # somewhere in the middle of a batch
@@ -48,7 +39,7 @@ def test_kill_minus_nine_loses_nothing(warehouse, tmp_path):
             process.wait(timeout=10)
             time.sleep(rng.uniform(0.5, 1.5))  # the instance goes on publishing while nobody listens
 
-        process = _start_streamer(config_path, warehouse.dsn, log)
+        process = start_streamer_process(config_path, warehouse.dsn, log)
         time.sleep(2)
         sim.pause()
         truth = sim.ground_truth()
