@@ -41,6 +41,7 @@ from typing import Any
 
 import psycopg2
 import psycopg2.extras
+from psycopg2 import sql
 
 from extract.events import RawEvent, normalise
 from extract.raw_loader import RawLoader
@@ -169,19 +170,19 @@ class LegacySource:
         if not self.has(table):
             return 0
         with self.conn.cursor() as cur:
-            cur.execute(psycopg2.sql.SQL("select count(*) from {}.{}").format(
-                psycopg2.sql.Identifier(self.schema), psycopg2.sql.Identifier(table)))
+            cur.execute(sql.SQL("select count(*) from {}.{}").format(
+                sql.Identifier(self.schema), sql.Identifier(table)))
             return int(cur.fetchone()[0])
 
     def rows(self, table: str, order_by: Iterable[str] = ()) -> Iterator[dict]:
         if not self.has(table):
             return
         order = [column for column in order_by if self.has(table, column)]
-        query = psycopg2.sql.SQL("select * from {}.{}").format(psycopg2.sql.Identifier(self.schema),
-                                                                psycopg2.sql.Identifier(table))
+        query = sql.SQL("select * from {}.{}").format(sql.Identifier(self.schema),
+                                                                sql.Identifier(table))
         if order:
-            query += psycopg2.sql.SQL(" order by ") + psycopg2.sql.SQL(", ").join(
-                psycopg2.sql.Identifier(column) for column in order)
+            query += sql.SQL(" order by ") + sql.SQL(", ").join(
+                sql.Identifier(column) for column in order)
         with self.conn.cursor(name=f"legacy_{table}", cursor_factory=psycopg2.extras.RealDictCursor) as cur:
             cur.itersize = 2000
             cur.execute(query)
@@ -258,6 +259,10 @@ class LegacyImporter:
         self._existing: set[str] = set()
         self._pending: list[RawEvent] = []
         self._pending_ids: set[str] = set()
+        # Per migrated post: its instance and version numbers (sentiments need them); the whole payload only
+        # for posts with metric snapshots, so memory stays small for large installations.
+        self._posts: dict[tuple[Any, str], tuple[_Instance, tuple[int, ...]]] = {}
+        self._snapshot_keys: set[tuple[Any, str]] = set()
         self._current: dict[tuple[Any, str], tuple[_Instance, dict, list[_Version]]] = {}
         self.wh = psycopg2.connect(dsn, connect_timeout=10)
 
@@ -332,6 +337,7 @@ class LegacyImporter:
         self._read_instances()
         self._read_accounts()
         self._read_versions()
+        self._read_snapshot_keys()
         self._import_posts()
         self._import_snapshots()
         self._import_stream_events()
@@ -413,6 +419,15 @@ class LegacyImporter:
             versions.append(_Version(_int(row.get("version_seq")) or len(versions) + 1, valid_from, str(content),
                                      _utc(row.get("edited_at"))))
 
+    def _read_snapshot_keys(self) -> None:
+        if not self.source.has("post_metric_snapshots", "post_id"):
+            return
+        instance_column = "instance_id" if self.source.has("post_metric_snapshots", "instance_id") else "null"
+        with self.source.conn.cursor() as cur:
+            cur.execute(sql.SQL("select distinct {}, post_id::text from {}.post_metric_snapshots").format(
+                sql.SQL(instance_column), sql.Identifier(self.source.schema)))
+            self._snapshot_keys = {(instance, post_id) for instance, post_id in cur.fetchall()}
+
     def _tags(self, instance: _Instance, value: Any) -> list[dict]:
         tags = []
         for item in _json(value) or []:
@@ -467,7 +482,6 @@ class LegacyImporter:
             if not versions:
                 edited = _utc(row.get("edited_at"))
                 versions = [_Version(1, edited or created_at, str(content), edited)]
-            self.post_versions[key] = versions
             base = {
                 "id": post_id,
                 "uri": _text(pick(row, "uri")) or f"{instance.instance_url}/users/{account_id}/statuses/{post_id}",
@@ -498,7 +512,10 @@ class LegacyImporter:
                 received = created_at if index == 0 else version.valid_from
                 self._emit("mastodon_posts", instance, "update" if index == 0 else "status.update", received,
                            payload)
-            self._current[key] = (instance, base, versions)
+            self._posts[key] = (instance, tuple(v.seq for v in versions))
+            if key in self._snapshot_keys:
+                self._current[key] = (instance, base, versions)
+            self.post_versions.pop(key, None)
             deleted_at = _utc(row.get("deleted_at"))
             if deleted_at is not None:
                 self._emit("mastodon_posts", instance, "delete", deleted_at, post_id.encode())
@@ -596,10 +613,10 @@ class LegacyImporter:
             if key not in self.known_posts:
                 self._skip("post_sentiments", row, "of a post not migrated")
                 continue
-            instance, _, versions = self._current[key]
-            seq = _int(row.get("status_version_seq")) or versions[-1].seq
-            if seq not in {v.seq for v in versions}:
-                seq = versions[-1].seq
+            instance, seqs = self._posts[key]
+            seq = _int(row.get("status_version_seq")) or seqs[-1]
+            if seq not in seqs:
+                seq = seqs[-1]
             score = _float(pick(row, "sentiment_score", "compound", "score"))
             if score is not None:
                 score = max(-1.0, min(1.0, score))
@@ -621,7 +638,7 @@ class LegacyImporter:
                 table.already_present += 1
                 continue
             seen.add((instance.instance_id, post_id, seq, model, prompt_version))
-            analyzed = _utc(pick(row, "analyzed_at", "created_at")) or versions[-1].valid_from
+            analyzed = _utc(pick(row, "analyzed_at", "created_at")) or datetime.now(timezone.utc)
             input_hash = _text(row.get("input_hash")) or hashlib.sha256(
                 f"legacy\x1f{instance.instance_id}\x1f{post_id}\x1f{seq}\x1f{score}".encode()).hexdigest()
             values.append((instance.instance_id, post_id, seq, model, prompt_version, PROVIDER, status, score, label,
