@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "schedule.lock"
 # ``forkalytics retention`` (its module and function); the daily job calls it when it is installed.
-RETENTION_ENTRY_POINTS = (("orchestration.retention", "run_retention"), ("orchestration.retention", "apply_retention"))
+RETENTION_ENTRY_POINTS = (("orchestration.retention", "run_retention"),)
 
 
 @dataclass
@@ -162,7 +162,7 @@ class Scheduler:
             else:
                 try:
                     result = retention(self.config, self.warehouse, say=self.say)
-                    self.say(f"retention: ok{': ' + str(result) if isinstance(result, str) else ''}")
+                    self.say(f"retention: ok{': ' + str(result) if result is not None else ''}")
                     self.report.daily_runs.append("retention")
                 except Exception as exc:  # noqa: BLE001 - tried again tomorrow; the data is only kept longer
                     self.say(f"retention: FAILED: {exc}; tried again at the next daily run")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.scheduler import find_retention
 from tests.helpers import FAST_EXTRACT, TOKEN, TOKEN_ENV, query, start_simulator, version_key, wait_for
 
 pytestmark = pytest.mark.slow
@@ -83,6 +84,8 @@ def test_schedule_runs_two_cycles_and_stops_cleanly_on_sigterm(warehouse, tmp_pa
     assert all(c["success"] for c in cycles[:2]), [c["failed_steps"] for c in cycles]
     assert "cycle 1: ok" in output and "cycle 2: ok" in output
     assert "daily summary: ok" in output
+    # retention runs daily when the retention job is installed
+    assert ("retention: ok" if find_retention() is not None else "retention: not installed") in output, output
 
     wanted = sorted(version_key(e.event, e.data) for e in first + last)
     rows = query(warehouse, "select event_type, payload_status_id, coalesce(payload->>'edited_at', '') "
