@@ -17,6 +17,7 @@ Labels are derived here from the score and the configured thresholds, whatever t
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,11 +42,35 @@ ROW_COLUMNS = (
     "analyzed_at", "first_attempt_at", "last_attempt_at", "attempt_count", "next_retry_at", "reused",
     "request_id", "request_post_count", "prompt_tokens", "completion_tokens",
 )
+# Rows are written with COPY into a temporary table, then upserted in one statement (no per-row round trip).
+_STAGE = "enrichment_sentiment_rows"
+_CREATE_STAGE = (f"create temp table if not exists {_STAGE} (like enrichment.post_sentiments) "
+                 "on commit delete rows")
+_COPY = f"copy {_STAGE} ({', '.join(ROW_COLUMNS)}) from stdin"
 _UPSERT = (
-    f"insert into enrichment.post_sentiments ({', '.join(ROW_COLUMNS)}) values %s "
+    f"insert into enrichment.post_sentiments ({', '.join(ROW_COLUMNS)}) "
+    f"select {', '.join(ROW_COLUMNS)} from {_STAGE} "
     "on conflict (instance_id, post_id, status_version_seq, model, prompt_version) do update set "
     + ", ".join(f"{column} = excluded.{column}" for column in ROW_COLUMNS[5:])
 )
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+
+
+def _copy_value(value: object) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value).translate(_ESCAPES)
+
+
+def _copy_text(rows: Sequence[tuple]) -> io.StringIO:
+    return io.StringIO("".join("\t".join(_copy_value(v) for v in row) + "\n" for row in rows))
 
 
 def label_for(score: float, settings: SentimentSettings) -> str:
@@ -154,7 +179,9 @@ class SentimentTask:
                           fingerprint_updates=fingerprint_updates)
         with conn, conn.cursor() as cur:
             if rows:
-                execute_values(cur, _UPSERT, rows, page_size=500)
+                cur.execute(_CREATE_STAGE)
+                cur.copy_expert(_COPY, _copy_text(rows))
+                cur.execute(_UPSERT)
             if fingerprint_updates:
                 execute_values(cur, """
                     update enrichment.post_sentiments as s set source_fingerprint = u.fingerprint
@@ -182,11 +209,10 @@ class SentimentTask:
             return
         digests = [input_hash(self._payload(item), model=provider.model, prompt_version=provider.prompt_version)
                    for _, item, _ in entries]
-        stored = _stored_rows(conn, provider, [c for c, _, _ in entries])
         cached = _cached_results(conn, set(digests))
         to_send: list[tuple[Candidate, SentimentItem, str, _Stored | None]] = []
         for (candidate, item, _), digest in zip(entries, digests, strict=True):
-            own = stored.get((candidate.instance_id, candidate.post_id, candidate.version_seq))
+            own = _stored(candidate)
             if own is not None and own.input_hash == digest and own.status in DONE:
                 fingerprint_updates.append((candidate.instance_id, candidate.post_id, candidate.version_seq,
                                             provider.model, provider.prompt_version, candidate.fingerprint))
@@ -251,20 +277,12 @@ class SentimentTask:
                 outcome.request_post_count if outcome else None, usage.prompt_tokens, usage.completion_tokens)
 
 
-def _stored_rows(conn: psycopg2.extensions.connection, provider: SentimentProvider,
-                 candidates: Sequence[Candidate]) -> dict[tuple[str, str, int], _Stored]:
-    keys = [(c.instance_id, c.post_id, c.version_seq) for c in candidates]
-    with conn, conn.cursor() as cur:
-        cur.execute("""
-            select s.instance_id, s.post_id, s.status_version_seq, s.input_hash, s.status, s.attempt_count,
-                   s.first_attempt_at
-            from enrichment.post_sentiments as s
-            join unnest(%s::text[], %s::text[], %s::integer[]) as k (instance_id, post_id, version_seq)
-                on s.instance_id = k.instance_id and s.post_id = k.post_id and s.status_version_seq = k.version_seq
-            where s.model = %s and s.prompt_version = %s""",
-                    ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], provider.model,
-                     provider.prompt_version))
-        return {(r[0], r[1], r[2]): _Stored(r[3], r[4], int(r[5]), r[6]) for r in cur.fetchall()}
+def _stored(candidate: Candidate) -> _Stored | None:
+    """What is stored for the candidate under the provider's model and prompt version (read with it)."""
+    if candidate.stored_input_hash is None:
+        return None
+    return _Stored(candidate.stored_input_hash, candidate.stored_status or "", candidate.stored_attempt_count or 0,
+                   candidate.stored_first_attempt_at)
 
 
 def _cached_results(conn: psycopg2.extensions.connection,

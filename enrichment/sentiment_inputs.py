@@ -33,7 +33,11 @@ select
     v.spoiler_text,
     v.language,
     coalesce(p.is_reblog, false) as is_reblog,
-    {FINGERPRINT_SQL} as fingerprint
+    {FINGERPRINT_SQL} as fingerprint,
+    s.input_hash as stored_input_hash,
+    s.status as stored_status,
+    s.attempt_count as stored_attempt_count,
+    s.first_attempt_at as stored_first_attempt_at
 from marts.post_versions as v
 left join marts.posts as p
     on p.instance_id = v.instance_id and p.post_id = v.post_id
@@ -75,7 +79,8 @@ order by v.valid_from desc, v.instance_id, v.post_id, v.version_seq
 
 @dataclass(frozen=True)
 class Candidate:
-    """A post version to (re)analyse, with what is already stored for it under the same model and prompt."""
+    """A post version to (re)analyse, with what is already stored for it under the same model and prompt
+    (``stored_*``: None when nothing is)."""
 
     instance_id: str
     post_id: str
@@ -85,6 +90,10 @@ class Candidate:
     language: str | None
     is_reblog: bool
     fingerprint: str
+    stored_input_hash: str | None = None
+    stored_status: str | None = None
+    stored_attempt_count: int | None = None
+    stored_first_attempt_at: datetime | None = None
 
     @property
     def text(self) -> str:

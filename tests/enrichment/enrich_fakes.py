@@ -25,6 +25,8 @@ from enrichment.providers.base import SentimentItem, SentimentOutcome
 POSITIVE = re.compile(r"\b(love|lovely|great|wonderful|happy|thanks|stunning|excellent)\b", re.I)
 NEGATIVE = re.compile(r"\b(hate|awful|terrible|miserable|late|furchtbar|schrecklicher)\b", re.I)
 INJECTION = re.compile(r"ignore previous instructions", re.I)
+# Tabs, newlines, backslashes and a NUL byte: what a real error message may carry into COPY.
+SCRIPTED_ERROR = 'scripted failure: HTTP 500\n\tat "C:\\temp\\x"\x00'
 
 
 def posts_in(message: str, block: str = "posts") -> list[dict[str, Any]]:
@@ -171,5 +173,5 @@ class ScriptedSentiment:
 
     def score(self, items: list[SentimentItem]) -> list[SentimentOutcome]:
         self.seen.extend(items)
-        return [SentimentOutcome(error="scripted failure") if self.fail(item)
+        return [SentimentOutcome(error=SCRIPTED_ERROR) if self.fail(item)
                 else SentimentOutcome(score=fake_score(item.text), request_post_count=1) for item in items]

@@ -27,7 +27,7 @@ from enrich_data import (
     edit_event,
     load_events,
 )
-from enrich_fakes import ScriptedSentiment
+from enrich_fakes import SCRIPTED_ERROR, ScriptedSentiment
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from enrichment.hashing import input_hash
@@ -161,7 +161,7 @@ def test_failures_are_recorded_and_retried_on_schedule_never_marked_done(marts_d
     assert report.failed == 2
 
     row = _sentiment(marts_db, EDITED_ID)
-    assert (row["status"], row["error"], row["attempt_count"]) == ("failed", "scripted failure", 1)
+    assert (row["status"], row["error"], row["attempt_count"]) == ("failed", SCRIPTED_ERROR.replace("\x00", ""), 1)
     assert row["analyzed_at"] is None and row["sentiment_score"] is None
     assert row["next_retry_at"] == t0 + timedelta(minutes=5)
 
