@@ -1,7 +1,8 @@
 """Event archives: JSON Lines files (optionally gzip-compressed), one event per line.
 
 ``{"event": "update", "payload": "<the SSE data text>", "instance": "https://host", "stream": "public",
-"received_at": "2026-11-25T12:00:00Z"}`` — ``payload`` is the data exactly as the server sent it (a Status
+"received_at": "2026-11-25T12:00:00Z"}`` (plus an optional ``"source"``: ``stream``, ``backfill``, ``poll``...;
+``import`` when absent) — ``payload`` is the data exactly as the server sent it (a Status
 as JSON text, or the bare id for ``delete``); an already-decoded JSON object is accepted too, and bytes that
 are not UTF-8 travel as ``payload_base64``. ``forkalytics stream --record`` writes this format and
 ``forkalytics load --from`` reads it, so captured streams and exports replay through the same loader.
@@ -23,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from extract.events import RawEvent
+from extract.events import SOURCES, RawEvent
 from extract.raw_loader import LoadReport, RawLoader
 from orchestration.config import instance_id_for, normalise_instance_url
 from orchestration.errors import ConfigError, UserError
@@ -111,7 +112,10 @@ def read_archive(path: Path, default_instance: str | None = None) -> Iterator[Ar
             event_type = record.get("event") if isinstance(record.get("event"), str) else "archive.invalid"
             stream = record.get("stream") if isinstance(record.get("stream"), str) else "archive"
             received_at = _parse_time(record.get("received_at")) or datetime.now(timezone.utc)
-            yield ArchiveLine(number, RawEvent(instance_id_for(url), url, stream, "import", event_type,
+            # Archives of raw rows (forkalytics retention) keep each row's source, so a replay restores the
+            # same rows (the event id depends on it); anything else counts as an import.
+            source = record.get("source") if record.get("source") in SOURCES else "import"
+            yield ArchiveLine(number, RawEvent(instance_id_for(url), url, stream, source, event_type,
                                                received_at, payload), offset)
 
 

@@ -27,6 +27,10 @@ KNOWN_EVENTS = STATUS_EVENTS | ID_EVENTS
 SOURCES = frozenset({"stream", "backfill", "poll", "import", "legacy"})
 _STATUS_ID = re.compile(r"^[0-9]{1,20}$")
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+# A payload redacted by ``forkalytics retention`` keeps the id of the event it replaced under this key, so a
+# redacted row, and the replay of its archive line, is still the same event.
+REDACTED_KEY = "forkalytics_redacted"
+_EVENT_ID = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -181,8 +185,13 @@ def normalise(event: RawEvent) -> RawRow:
     if event.source not in SOURCES:
         error = (error + "; " if error else "") + f"unknown source {event.source!r}"
     received_at = event.received_at if event.received_at.tzinfo else event.received_at.replace(tzinfo=timezone.utc)
+    event_id = event_id_for(event.instance_id, event.source, event.event_type, canonical)
+    if payload_json is not None and raw_b64 is None and REDACTED_KEY in payload_json:
+        kept = json.loads(payload_json)
+        if isinstance(kept, dict) and isinstance(kept.get(REDACTED_KEY), str) and _EVENT_ID.match(kept[REDACTED_KEY]):
+            event_id = kept[REDACTED_KEY]
     return RawRow(
-        event_id=event_id_for(event.instance_id, event.source, event.event_type, canonical),
+        event_id=event_id,
         instance_id=event.instance_id, instance_url=event.instance_url, stream=event.stream,
         source=event.source, event_type=event.event_type, received_at=received_at.astimezone(timezone.utc),
         payload_json=payload_json, payload_status_id=status_id, payload_error=error,

@@ -90,6 +90,34 @@ class PollConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """``forkalytics retention``: raw events older than ``raw_events_days`` are archived to ``archive_dir``
+    (JSON Lines, gzip) and deleted once dbt has incorporated them; raw payloads of deleted posts are redacted.
+    ``archive_dir`` None means ``state_dir/archive``."""
+
+    raw_events_days: float = 30.0
+    archive_dir: Path | None = None
+    redact_deleted: bool = True
+
+
+def _parse_retention(raw: Any, project_dir: Path) -> RetentionConfig:
+    """The ``retention:`` section."""
+    mapping = _expect(raw, "retention")
+    defaults = RetentionConfig()
+    _unknown_keys(mapping, set(defaults.__dataclass_fields__), "retention")
+    archive_dir = mapping.get("archive_dir")
+    if archive_dir is not None and (not isinstance(archive_dir, str) or not archive_dir.strip()):
+        raise ConfigError("retention.archive_dir must be a directory path.")
+    redact = mapping.get("redact_deleted", defaults.redact_deleted)
+    if not isinstance(redact, bool):
+        raise ConfigError(f"retention.redact_deleted must be true or false, not {redact!r}.")
+    return RetentionConfig(
+        raw_events_days=_positive(mapping, "raw_events_days", defaults.raw_events_days, "retention"),
+        archive_dir=(project_dir / archive_dir.strip()).resolve() if archive_dir else None,
+        redact_deleted=redact)
+
+
+@dataclass(frozen=True)
 class ScheduleConfig:
     """``forkalytics schedule``: how often a cycle runs, and when the daily jobs (summary, retention) run."""
 
@@ -131,6 +159,7 @@ class Config:
     poll: PollConfig = field(default_factory=PollConfig)
     enrichment: EnrichmentSettings = field(default_factory=EnrichmentSettings)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
     def instance(self, url_or_id: str) -> InstanceConfig:
         wanted = instance_id_for(url_or_id) if "://" in url_or_id else url_or_id
@@ -318,6 +347,7 @@ ROOT_SECTIONS = (
     "poll",
     "enrichment",
     "schedule",
+    "retention",
 )
 
 
@@ -400,4 +430,5 @@ def parse_config(raw: Any, path: Path | None = None) -> Config:
         poll=_parse_poll(root.get("poll")),
         enrichment=EnrichmentSettings.from_mapping(root.get("enrichment")),
         schedule=_parse_schedule(root.get("schedule")),
+        retention=_parse_retention(root.get("retention"), project_dir),
     )
