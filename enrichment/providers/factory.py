@@ -82,6 +82,7 @@ def build_providers(settings: EnrichmentSettings, tasks: Iterable[str], *,
                   else CooccurrenceTopics(min_posts=settings.topics.min_posts_per_topic))
     note = None
     if fell_back:
-        note = (f"enrich: {_missing_key_sentence(llm)}, so {', '.join(fell_back)} use the offline providers "
+        verb = "uses" if len(fell_back) == 1 else "use"
+        note = (f"enrich: {_missing_key_sentence(llm)}, so {', '.join(fell_back)} {verb} the offline providers "
                 f"({OFFLINE_DESCRIPTION}).")
     return ProviderSet(sentiment, other, summaries, topics, note)

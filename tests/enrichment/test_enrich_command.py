@@ -27,7 +27,7 @@ def test_enrich_without_a_key_uses_the_offline_providers_and_says_so(marts_db, t
     config = _config(tmp_path, marts_db.dsn, monkeypatch)
     assert main(["--config", config, "enrich", "--task", "sentiment"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == ("enrich: no LLM endpoint is configured (enrichment.llm), so sentiment use the offline "
+    assert out[0] == ("enrich: no LLM endpoint is configured (enrichment.llm), so sentiment uses the offline "
                       "providers (VADER sentiment, extractive daily summaries, co-occurrence topics).")
     assert any(line.startswith("sentiment: ") and " scored, " in line for line in out)
     assert any(line.startswith("sentiment provider: offline (vader-") for line in out)
@@ -43,7 +43,7 @@ def test_enrich_with_an_llm_endpoint_but_no_key(marts_db, tmp_path, monkeypatch,
     config = _config(tmp_path, marts_db.dsn, monkeypatch, {"llm": {"kind": "openai"}})
     assert main(["--config", config, "enrich", "--task", "sentiment"]) == 0
     assert capsys.readouterr().out.splitlines()[0].startswith(
-        "enrich: the LLM key variable OPENAI_API_KEY is not set, so sentiment use the offline providers")
+        "enrich: the LLM key variable OPENAI_API_KEY is not set, so sentiment uses the offline providers")
 
     config = _config(tmp_path, marts_db.dsn, monkeypatch, {"llm": {"kind": "openai"},
                                                            "sentiment": {"provider": "llm"}}, name="llm.yml")

@@ -94,6 +94,15 @@ def test_retry_on_429_honours_retry_after_and_5xx_gives_up_recorded() -> None:
     assert all(o.score is None for o in failed)
 
 
+def test_a_timeout_is_retried_then_recorded() -> None:
+    with FakeOpenAI() as fake:
+        fake.delay_seconds = 1.0
+        chat, sleeps = _chat(fake, timeout_seconds=0.2, max_attempts=2)
+        outcomes = LlmSentiment(chat, batch_size=10).score(_items(["lovely day"] * 3))
+    assert len(fake.requests) == 2 and sleeps == [0.01]
+    assert {o.error for o in outcomes} == {"the request timed out after 0.2 s (gave up after 2 attempt(s))"}
+
+
 def test_a_malformed_answer_is_validated_asked_again_then_refused() -> None:
     with FakeOpenAI() as fake:
         chat, _ = _chat(fake)
