@@ -270,7 +270,9 @@ def compare(dsn: str, instance_id: str, expected: Expected) -> None:
 
 def test_marts_match_the_simulators_ground_truth(warehouse, simulator, tmp_path, monkeypatch):
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    config = make_config(tmp_path, [(simulator.url, list(STREAMS))])
+    # a generous heartbeat timeout: on a busy machine a reconnect would add back-filled copies the test
+    # does not expect (their counts are the REST answer at fetch time, which the ground truth does not keep)
+    config = make_config(tmp_path, [(simulator.url, list(STREAMS))], heartbeat_timeout_seconds=60)
     instance_id = config.instances[0].instance_id
     dsn = warehouse.dsn
     state_dir = tmp_path / "dbt_state"
@@ -293,7 +295,7 @@ def test_marts_match_the_simulators_ground_truth(warehouse, simulator, tmp_path,
         wait_for(lambda: {event_key(e) for e in second.events} <= raw_keys(warehouse, instance_id), timeout=60,
                  what="the second batch to be loaded")
         report = running.stop()
-    assert report.failures == []
+    assert report.failures == [] and report.reconnects == 0, running.messages
 
     # the scenario has what the comparison is meant to cover
     edited = twice_edited_between_runs(second.truth)

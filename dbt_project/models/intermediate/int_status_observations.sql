@@ -37,7 +37,10 @@ events as (
 tag_rows as (
     select
         events.event_id,
-        lower(btrim({{ json_get_text('tag.value', ['name']) }}, '# ')) as hashtag_name,
+        case
+            when {{ json_type(json_get('tag.value', ['name'])) }} = 'string'
+                then lower(btrim({{ json_get_text('tag.value', ['name']) }}, '# '))
+        end as hashtag_name,
         tag.ordinal
     from events
     {{ json_array_rows('events.tags', 'tag') }}

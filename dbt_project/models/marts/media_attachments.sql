@@ -40,7 +40,10 @@ final as (
         media_id,
         instance_id,
         post_id,
-        coalesce(media_type, 'unknown') as media_type,
+        case
+            when media_type in ('image', 'gifv', 'video', 'audio') then media_type
+            else 'unknown'
+        end as media_type,
         {{ redacted('url', 'deleted_at') }} as url,
         {{ redacted('preview_url', 'deleted_at') }} as preview_url,
         {{ redacted('remote_url', 'deleted_at') }} as remote_url,

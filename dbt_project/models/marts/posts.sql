@@ -85,7 +85,13 @@ final as (
         coalesce(metrics.quotes_count, 0) as quotes_count,
         {{ engagement_score('metrics.reblogs_count', 'metrics.favourites_count', 'metrics.replies_count') }}
             as engagement_score,
-        metrics.observed_at as metrics_observed_at,
+        case
+            when
+                metrics.replies_count is not null
+                or metrics.reblogs_count is not null
+                or metrics.favourites_count is not null
+                then metrics.observed_at
+        end as metrics_observed_at,
         versions.version_count,
         latest.first_seen_at,
         latest.last_seen_at,

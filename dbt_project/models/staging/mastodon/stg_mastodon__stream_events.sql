@@ -50,7 +50,7 @@ extracted as (
         {{ json_get_text('typed.payload', ['content']) }} as content_html,
         coalesce({{ json_get_text('typed.payload', ['spoiler_text']) }}, '') as spoiler_text,
         {{ json_get_text('typed.payload', ['sensitive']) }} as raw_sensitive,
-        {{ json_get_text('typed.payload', ['visibility']) }} as visibility,
+        {{ json_get_text('typed.payload', ['visibility']) }} as raw_visibility,
         {{ json_get_text('typed.payload', ['language']) }} as language,
         {{ json_get_text('typed.payload', ['in_reply_to_id']) }} as in_reply_to_id,
         {{ json_get_text('typed.payload', ['in_reply_to_account_id']) }} as in_reply_to_account_id,
@@ -92,6 +92,9 @@ cast_fields as (
         case
             when extracted.raw_status_id ~ '^[A-Za-z0-9_-]{1,64}$' then extracted.raw_status_id
         end as status_id,
+        case
+            when extracted.raw_visibility in ('public', 'unlisted', 'private', 'direct') then extracted.raw_visibility
+        end as visibility,
         {{ safe_to_timestamptz('extracted.raw_created_at') }} as created_at,
         {{ safe_to_timestamptz('extracted.raw_edited_at') }} as edited_at,
         {{ safe_to_boolean('extracted.raw_sensitive') }} as sensitive,
@@ -153,6 +156,10 @@ checked as (
             case
                 when cast_fields.raw_sensitive is not null and cast_fields.sensitive is null
                     then 'invalid sensitive flag ignored'
+            end,
+            case
+                when cast_fields.raw_visibility is not null and cast_fields.visibility is null
+                    then 'unknown visibility ignored: ' || left(cast_fields.raw_visibility, 40)
             end
         ), '') as parse_warning
     from cast_fields
