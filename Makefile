@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 export RUNTIME__DLTHUB_TELEMETRY := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test lint lint-python lint-sql format bench clean
+.PHONY: install demo test lint lint-python lint-sql format bench docs clean
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ format: install
 # BENCH_ARGS=--quick for a smoke run; BENCH_ARGS="--sizes 100000,1000000" is the default.
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The marts' data dictionary (docs/data-dictionary.md) from dbt docs generate against the embedded warehouse.
+docs: install
+	$(BIN)/forkalytics docs
 
 clean:
 	rm -rf $(VENV) .forkalytics dbt_project/target target logs .pytest_cache .ruff_cache

@@ -214,6 +214,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "orchestration.commands.run",
     "orchestration.commands.enrich",
     "orchestration.commands.poll",
+    "orchestration.commands.docs",
     "orchestration.commands.retention",
 )
 
