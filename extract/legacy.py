@@ -493,7 +493,8 @@ class LegacyImporter:
                 "language": _text(row.get("language")),
                 "in_reply_to_id": _text(pick(row, "in_reply_to_id")),
                 "in_reply_to_account_id": _text(pick(row, "in_reply_to_account_id")),
-                "reblog": None,
+                "reblog": ({"id": _text(pick(row, "reblog_of_id")), "uri": _text(pick(row, "reblog_of_uri"))}
+                           if pick(row, "reblog_of_id") is not None else None),
                 "replies_count": _int(pick(row, "replies_count")) or 0,
                 "reblogs_count": _int(pick(row, "reblogs_count", "boosts_count")) or 0,
                 "favourites_count": _int(pick(row, "favourites_count", "favorites_count")) or 0,

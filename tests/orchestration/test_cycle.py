@@ -51,8 +51,10 @@ def test_run_twice_gives_identical_marts(warehouse, tmp_path, monkeypatch):
 def test_failed_step_is_reported_and_exit_code_is_one(warehouse, tmp_path):
     config = make_config(tmp_path, [])
     with warehouse.connect() as conn, conn.cursor() as cur:
-        # the raw event log is gone: every model reading it fails
-        cur.execute("drop table raw.stream_events")
+        # an event from an unknown source: the raw contract's data test fails the build
+        cur.execute("insert into raw.stream_events (event_id, instance_id, instance_url, stream, source, event_type, "
+                    "received_at, payload, payload_escaped, batch_key, _dlt_load_id) values ('e1', 'x.example', "
+                    "'https://x.example', 'public', 'bogus', 'delete', now(), '\"1\"', false, 'b', '1.0')")
     lines: list[str] = []
     report = run_cycle(config, warehouse, say=lines.append, enrich=False)
     assert not report.success and report.exit_code == 1
