@@ -17,6 +17,8 @@ from enrichment.grounding import allowed_numbers, format_number
 from enrichment.providers.base import PostText
 from enrichment.windows import Window
 
+# The best result of each post's current version, for the posts of the CTE named by {posts} only (index
+# lookups per post: the cost follows the window's posts, not the warehouse's).
 CURRENT_SENTIMENT_SQL = """
     select distinct on (s.instance_id, s.post_id)
         s.instance_id, s.post_id, s.status, s.sentiment_score, s.sentiment_label, s.skip_reason
@@ -24,6 +26,7 @@ CURRENT_SENTIMENT_SQL = """
     inner join marts.post_versions as v
         on v.instance_id = s.instance_id and v.post_id = s.post_id and v.version_seq = s.status_version_seq
     where v.is_current and s.instance_id = %(instance_id)s
+      and s.post_id in (select w.post_id from {posts} as w)
     order by s.instance_id, s.post_id,
         case s.status when 'scored' then 0 when 'skipped' then 1 else 2 end, s.analyzed_at desc nulls last
 """
@@ -35,7 +38,7 @@ _DAY_POSTS = """
         where p.instance_id = %(instance_id)s and p.created_at >= %(start)s and p.created_at < %(end)s
           and p.deleted_at is null and not p.is_reblog
     ),
-    sentiment as (""" + CURRENT_SENTIMENT_SQL + """)
+    sentiment as (""" + CURRENT_SENTIMENT_SQL.format(posts="day_posts") + """)
 """
 
 

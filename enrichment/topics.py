@@ -29,15 +29,20 @@ from enrichment.settings import TopicSettings
 from enrichment.windows import Window, hour_window
 
 HOUR_POSTS_SQL = """
-    with sentiment as (""" + CURRENT_SENTIMENT_SQL + """)
+    with hour_posts as (
+        select p.*
+        from marts.posts as p
+        where p.instance_id = %(instance_id)s and p.created_at >= %(start)s and p.created_at < %(end)s
+          and p.deleted_at is null and not p.is_reblog
+        order by p.engagement_score desc, p.created_at, p.post_id
+        limit %(limit)s
+    ),
+    sentiment as (""" + CURRENT_SENTIMENT_SQL.format(posts="hour_posts") + """)
     select p.post_id, concat_ws(E'\n\n', nullif(p.spoiler_text, ''), p.content_text), p.account_acct,
            p.hashtags, p.language, p.engagement_score, s.sentiment_score
-    from marts.posts as p
+    from hour_posts as p
     left join sentiment as s on s.post_id = p.post_id and s.status = 'scored'
-    where p.instance_id = %(instance_id)s and p.created_at >= %(start)s and p.created_at < %(end)s
-      and p.deleted_at is null and not p.is_reblog
     order by p.engagement_score desc, p.created_at, p.post_id
-    limit %(limit)s
 """
 
 
