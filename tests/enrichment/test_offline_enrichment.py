@@ -421,3 +421,34 @@ def test_the_summary_input_hash_covers_the_post_texts(marts_db) -> None:
     run_enrichment(marts_db.dsn, settings, say=lambda line: None, now=now, tasks=["summaries"], day=day, force=True)
     stats_after, digest_after = marts_db.query("select input_stats_json, input_hash from enrichment.daily_summaries")[0]
     assert stats_after == stats and digest_after != digest
+
+
+def test_enrichment_report_prints_the_distribution_and_the_days_summary(marts_db) -> None:
+    from enrich_data import HAND_POSTS_AT
+
+    from enrichment.report import enrichment_report
+
+    during_the_day = HAND_POSTS_AT + timedelta(hours=1)  # no day has ended yet as far as this run knows
+    run_enrichment(marts_db.dsn, EnrichmentSettings(), say=lambda line: None, now=during_the_day,
+                   tasks=["sentiment"])
+    conn = psycopg2.connect(marts_db.dsn)
+    try:
+        provisional = enrichment_report(conn, now=during_the_day)
+        run_enrichment(marts_db.dsn, EnrichmentSettings(), say=lambda line: None, now=AFTER_DATA,
+                       tasks=["summaries"])
+        stored = enrichment_report(conn, now=AFTER_DATA)
+    finally:
+        conn.close()
+    positive, neutral, negative = (marts_db.scalar(
+        "select count(*) from enrichment.post_sentiments as s join marts.post_versions as v "
+        "on v.instance_id = s.instance_id and v.post_id = s.post_id and v.version_seq = s.status_version_seq "
+        "where v.is_current and not v.is_post_deleted and s.sentiment_label = %s", (label,))
+        for label in ("positive", "neutral", "negative"))
+    assert provisional[0].startswith(f"{INSTANCE_ID} sentiment: {positive + neutral + negative} scored — "
+                                     f"positive {positive} (")
+    assert f"neutral {neutral} (" in provisional[0] and f"negative {negative} (" in provisional[0]
+    assert "skipped (unsupported_language " in provisional[0]
+    assert provisional[1].startswith(f"{INSTANCE_ID} summary of 2026-11-18 so far (provisional, not stored): On "
+                                     "2026-11-18 (UTC)")
+    latest = marts_db.scalar("select max(summary_date) from enrichment.daily_summaries")
+    assert stored[1].startswith(f"{INSTANCE_ID} summary of {latest} (UTC, forkalytics-extractive): On {latest}")
