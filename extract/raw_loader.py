@@ -102,6 +102,10 @@ _COLUMN_HINTS = {
 }
 
 
+class LoadError(RuntimeError):
+    """A batch could not be confirmed in the warehouse; its events stay buffered."""
+
+
 class RawLoader:
     """Appends event batches to ``raw.stream_events`` and instance observations to ``raw.instances``."""
 
@@ -122,10 +126,37 @@ class RawLoader:
                 dataset_name="raw",
                 progress="log" if log.isEnabledFor(logging.DEBUG) else None,
             )
-            # A package a crashed run left half-way is rebuilt from its batch, which is still on disk.
-            if self._pipeline.has_pending_data:
-                self._pipeline.abort_packages()
         return self._pipeline
+
+    def _run(self, resource) -> None:
+        """Run the pipeline on ``resource`` alone.
+
+        A package that a failed or killed run left pending is dropped first: dlt's ``run`` would load that old
+        package and ignore ``resource``. Dropping it loses nothing, because a batch's rows stay in the buffer
+        (or archive) until they are confirmed in the table, and a batch already committed is skipped by its key.
+        """
+        pipeline = self._get_pipeline()
+        if pipeline.has_pending_data:
+            pipeline.abort_packages()
+        try:
+            pipeline.run(resource, loader_file_format="csv")
+        except Exception:
+            if pipeline.has_pending_data:
+                pipeline.abort_packages()
+            raise
+
+    def _confirm(self, batch_key: str, expected: int) -> None:
+        """Raise unless ``raw.stream_events`` holds exactly ``expected`` rows of the batch."""
+        conn = psycopg2.connect(self.dsn, connect_timeout=10)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute("select count(*) from raw.stream_events where batch_key = %s", (batch_key,))
+                found = cur.fetchone()[0]
+        finally:
+            conn.close()
+        if found != expected:
+            raise LoadError(f"batch {batch_key} was not stored completely ({found} of {expected} rows); "
+                            f"it stays buffered and is loaded again on the next attempt.")
 
     def _prepare(self, batch_key: str, rows: Sequence[RawRow]) -> bool:
         """False when the batch is already loaded; else make sure its month partitions exist (if partitioned)."""
@@ -156,7 +187,8 @@ class RawLoader:
             return report
         table = _arrow_table(rows, batch_key)
         resource = dlt.resource([table], name="stream_events", write_disposition="append", columns=_COLUMN_HINTS)
-        self._get_pipeline().run(resource, loader_file_format="csv")
+        self._run(resource)
+        self._confirm(batch_key, len(rows))
         report.batches = 1
         report.rows = len(rows)
         report.rows_with_errors = sum(1 for row in rows if row.payload_error)
@@ -186,7 +218,7 @@ class RawLoader:
         hints = {name: {"data_type": "json"} for name in ("streams", "timelines_access", "payload")}
         hints["observed_at"] = {"data_type": "timestamp", "timezone": True}
         resource = dlt.resource([table], name="instances", write_disposition="append", columns=hints)
-        self._get_pipeline().run(resource, loader_file_format="csv")
+        self._run(resource)
 
     def drain_spool(self, directory: Path, *, wait_for_lock: bool = True) -> LoadReport:
         """Load every sealed segment of a spool directory, oldest first, removing each once committed."""
