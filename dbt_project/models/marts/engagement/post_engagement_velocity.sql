@@ -1,5 +1,5 @@
 {#-
-  Engagement velocity per post from post_metric_snapshots, at the reference time (var engagement_as_of,
+  Engagement velocity per post from post_metric_snapshots (read in lateral lookups that use its index), at the reference time (var engagement_as_of,
   default the newest snapshot): favourites, boosts and replies gained in the post's first hour, in the last
   hour and in the last 2 hours, and the engagement growth of the last 2 hours in percent.
 
@@ -11,16 +11,12 @@
 {% set as_of = var('engagement_as_of', none) %}
 with
 
-snapshots as (
-    select * from {{ ref('post_metric_snapshots') }}
-),
-
 reference as (
     {% if as_of %}
         select cast('{{ as_of }}' as timestamptz) as as_of
     {% else %}
         select max(snapshots.captured_at) as as_of
-        from snapshots
+        from {{ ref('post_metric_snapshots') }} as snapshots
     {% endif %}
 ),
 
@@ -78,7 +74,7 @@ valued as (
             snapshots.reblogs_count,
             snapshots.replies_count,
             snapshots.engagement_score
-        from snapshots
+        from {{ ref('post_metric_snapshots') }} as snapshots
         where
             snapshots.instance_id = points.instance_id
             and snapshots.post_id = points.post_id
@@ -92,7 +88,7 @@ valued as (
             snapshots.reblogs_count,
             snapshots.replies_count,
             snapshots.engagement_score
-        from snapshots
+        from {{ ref('post_metric_snapshots') }} as snapshots
         where
             snapshots.instance_id = points.instance_id
             and snapshots.post_id = points.post_id

@@ -75,7 +75,7 @@ spike as (
             and day_before.hour_ts = {{ hours_before('grid.hour_ts', 24) }}
     left join lateral (
         select candidates.hour_ts
-        from stats as candidates
+        from {{ ref('hashtag_hourly_stats') }} as candidates
         where
             candidates.instance_id = grid.instance_id
             and candidates.hashtag_name = grid.hashtag_name

@@ -9,16 +9,12 @@
 {% set as_of = var('trending_as_of', none) %}
 with
 
-snapshots as (
-    select * from {{ ref('post_metric_snapshots') }}
-),
-
 reference as (
     {% if as_of %}
         select cast('{{ as_of }}' as timestamptz) as as_of
     {% else %}
         select max(snapshots.captured_at) as as_of
-        from snapshots
+        from {{ ref('post_metric_snapshots') }} as snapshots
     {% endif %}
 ),
 
@@ -52,7 +48,7 @@ latest as (
             snapshots.reblogs_count,
             snapshots.favourites_count,
             snapshots.captured_at
-        from snapshots
+        from {{ ref('post_metric_snapshots') }} as snapshots
         where
             snapshots.instance_id = eligible.instance_id
             and snapshots.post_id = eligible.post_id
