@@ -106,10 +106,10 @@ class ServerMemory:
 
 
 class Runner:
-    def __init__(self, work: Path, server_memory: ServerMemory, say=print) -> None:
+    def __init__(self, work: Path, server_memory: ServerMemory, say=None) -> None:
         self.work = work
         self.memory = server_memory
-        self.say = say
+        self.say = say or (lambda message: print(message, flush=True))
         self.logs = work / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
 
