@@ -240,11 +240,12 @@ class _Version:
 
 class LegacyImporter:
     def __init__(self, source: LegacySource, dsn: str, state_dir, *, say: Callable[[str], None],
-                 default_instance: str | None = None, batch_size: int = BATCH_SIZE) -> None:
+                 default_instance: str | None = None, batch_size: int = BATCH_SIZE, privacy: Any = None) -> None:
         self.source = source
         self.dsn = dsn
         self.say = say
-        self.loader = RawLoader(dsn, state_dir)
+        # the same consent and privacy policy as live data (the loader's default when none is given)
+        self.loader = RawLoader(dsn, state_dir, privacy) if privacy is not None else RawLoader(dsn, state_dir)
         self.batch_size = batch_size
         self.report = ImportReport()
         self.default_url = normalise_instance_url(default_instance) if default_instance else None
@@ -747,10 +748,12 @@ class LegacyImporter:
 
 
 def import_legacy(legacy_dsn: str, dsn: str, state_dir, *, say: Callable[[str], None],
-                  default_instance: str | None = None, schema: str = "public") -> ImportReport:
-    """Migrate the earlier installation at ``legacy_dsn`` into the warehouse at ``dsn``; returns what was done."""
+                  default_instance: str | None = None, schema: str = "public", privacy: Any = None) -> ImportReport:
+    """Migrate the earlier installation at ``legacy_dsn`` into the warehouse at ``dsn``; returns what was done.
+    ``privacy`` is the configuration's privacy policy, applied by the loader as to live data."""
     source = LegacySource(legacy_dsn, schema)
     try:
-        return LegacyImporter(source, dsn, state_dir, say=say, default_instance=default_instance).run()
+        return LegacyImporter(source, dsn, state_dir, say=say, default_instance=default_instance,
+                              privacy=privacy).run()
     finally:
         source.close()

@@ -25,7 +25,7 @@ def cmd_import_legacy(args: argparse.Namespace, config: Config) -> int:
     default = args.instance or (config.instances[0].url if len(config.instances) == 1 else None)
     warehouse = Warehouse(config.warehouse)
     report = import_legacy(dsn, warehouse.ensure_running(), config.state_dir, say=say, default_instance=default,
-                           schema=args.schema)
+                           schema=args.schema, privacy=getattr(config, "privacy", None))
     for name, table in report.tables.items():
         say(table.line(name))
     say(f"imported {report.events_loaded:,} events into raw.stream_events (source legacy)"
