@@ -132,9 +132,11 @@ def dbt_step(name: str, args: list[str], config: Config, dsn: str, *, quiet: boo
     summary = result.summary.split(": ", 1)[1] if ": " in result.summary else result.summary
     if not result.success and not result.counts:
         # dbt stopped before running anything (bad project, unreachable database): show why.
-        tail = [line for line in result.output_tail.splitlines() if line.strip()]
-        if tail:
-            summary += f"; {tail[-1].strip()[:300]}"
+        tail = [line.strip() for line in result.output_tail.splitlines() if line.strip()]
+        start = next((i for i, line in enumerate(tail) if "Encountered an error" in line), None)
+        detail = " ".join(tail[start + 1:start + 5]) if start is not None else (tail[-1] if tail else "")
+        if detail:
+            summary += f"; {detail[:400]}"
     return StepResult(name, result.success, summary, time.monotonic() - started,
                       detail={"counts": result.counts, "failures": result.failures})
 
