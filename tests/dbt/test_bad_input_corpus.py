@@ -107,6 +107,21 @@ def bridge(table: str, column: str, expected: list[str]) -> Callable[[Marts, str
     return check
 
 
+SID_ORIGINAL = "700000000000000001"
+ORIGINAL = status(SID_ORIGINAL, BOB, "<p>worth sharing</p>", created=ts(1), home="remote.example")
+
+
+def boost_is_linked(marts: Marts, instance_id: str) -> None:
+    """A boost is a post row linking to the boosted post; threads and federation-wide counts leave it out."""
+    boost = marts.query("select * from marts.posts where instance_id = %s and is_reblog", (instance_id,))
+    assert [(b["reblog_of_id"], b["reblog_of_uri"], b["content_text"]) for b in boost] == \
+        [(SID_ORIGINAL, ORIGINAL["uri"], "")]
+    federated = marts.query("select uri from marts.fediverse_posts "
+                            "where instance_ids @> jsonb_build_array(%s::text)", (instance_id,))
+    assert [f["uri"] for f in federated] == [ORIGINAL["uri"]]
+    assert marts.query("select * from marts.conversation_threads where instance_id = %s", (instance_id,)) == []
+
+
 HUGE = "<p>" + "long words here " * 70_000 + "</p>"  # ~1.1 MB of content
 SID = "700000000000000001"
 
@@ -223,6 +238,11 @@ def pipeline_cases() -> list[Case]:
         Case("delete of an id never seen", [ev("delete", b"700000000000000999", 2)], ["post_not_seen"]),
         Case("unknown event type with a status", [ev("status.reaction", raw(post(SID)), 2)], ["rejected"],
              ["unknown event type: status.reaction"]),
+        Case("boost of a post seen before", [
+            ev("update", raw(ORIGINAL), 2),
+            ev("update", raw(post("700000000000000002", "", reblog=ORIGINAL, url=None,
+                                  uri="https://case.example/users/alice/statuses/700000000000000002/activity")), 3)],
+             ["applied", "applied"], check=boost_is_linked),
         Case("boost without an id", [ev("update", raw(post(SID, reblog={"uri": "https://x.example/1"})))],
              ["applied"], post={"is_reblog": False, "reblog_of_id": None, "reblog_of_uri": "https://x.example/1"}),
         Case("uri missing", [ev("update", raw(post(SID, uri=None)))], ["applied"], post={"uri": None},
