@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             figures["ingest"] = runner.run(f"{size:,}: loader", "load", dsn=dsn, state_dir=str(state),
                                            archive=str(base), batch_size=5000)
             if "copy" not in skip:
-                figures["copy"] = runner.run(f"{size:,}: bare COPY", "copy", dsn=dsn, archive=str(base))
+                figures["copy"] = runner.run(f"{size:,}: bare COPY", "copy", dsn=dsn, work_dir=str(work))
             figures["full_build"] = runner.run(f"{size:,}: dbt build (full)", "dbt", dsn=dsn, state_dir=str(state),
                                                args=["build"])
             if "incremental" not in skip:
