@@ -31,6 +31,9 @@ CURRENT_SENTIMENT_SQL = """
         case s.status when 'scored' then 0 when 'skipped' then 1 else 2 end, s.analyzed_at desc nulls last
 """
 
+# An author who opted out (marts.accounts.consent_status) is never named in a summary, nor linked.
+_OPTED_OUT = ("coalesce((select author.consent_status = 'opted_out' from marts.accounts as author "
+              "where author.instance_id = p.instance_id and author.account_id = p.account_id), false)")
 _DAY_POSTS = """
     day_posts as (
         select p.*
@@ -101,7 +104,9 @@ def compute_day_stats(conn: psycopg2.extensions.connection, instance_id: str, wi
             select coalesce(nullif(p.language, ''), 'und'), count(*) from day_posts as p
             group by 1 order by 2 desc, 1""", params)
         top = _fetch(cur, "with " + _DAY_POSTS + """
-            select p.post_id, p.account_acct, p.url, p.engagement_score, p.replies_count, p.reblogs_count,
+            select p.post_id, case when """ + _OPTED_OUT + """ then null else p.account_acct end,
+                   case when """ + _OPTED_OUT + """ then null else p.url end,
+                   p.engagement_score, p.replies_count, p.reblogs_count,
                    p.favourites_count, s.sentiment_label, s.sentiment_score, p.language, p.hashtags,
                    concat_ws(E'\n\n', nullif(p.spoiler_text, ''), p.content_text), p.created_at
             from day_posts as p

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
+from extract.consent import STRICT, PrivacyPolicy, after_load, apply_consent
 from extract.events import RawEvent, RawRow, normalise
 from extract.raw_schema import ensure_month_partitions, is_partitioned
 from extract.spool import SpoolBusy, exclusive_lock, read_segment, ready_segments
@@ -52,6 +53,7 @@ class LoadReport:
     skipped_batches: int = 0
     damaged_lines: int = 0
     rows_with_errors: int = 0
+    privacy_redacted: int = 0  # payloads stored without their text (opted-out accounts, non-public, deleted)
     per_instance: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: LoadReport) -> None:
@@ -60,6 +62,7 @@ class LoadReport:
         self.skipped_batches += other.skipped_batches
         self.damaged_lines += other.damaged_lines
         self.rows_with_errors += other.rows_with_errors
+        self.privacy_redacted += other.privacy_redacted
         for key, value in other.per_instance.items():
             self.per_instance[key] = self.per_instance.get(key, 0) + value
 
@@ -109,9 +112,10 @@ class LoadError(RuntimeError):
 class RawLoader:
     """Appends event batches to ``raw.stream_events`` and instance observations to ``raw.instances``."""
 
-    def __init__(self, dsn: str, state_dir: Path) -> None:
+    def __init__(self, dsn: str, state_dir: Path, privacy: PrivacyPolicy | None = None) -> None:
         self.dsn = dsn
         self.state_dir = Path(state_dir)
+        self.privacy = privacy or STRICT  # the ``privacy:`` configuration; strict when not given
         self._pipeline = None
         self._partitioned: bool | None = None
 
@@ -174,21 +178,35 @@ class RawLoader:
         finally:
             conn.close()
 
+    def _after_load(self, consent) -> int:
+        """Record the batch's authors' consent; redact earlier payloads of accounts that just opted out and
+        of statuses the batch deletes (idempotent, so also run for a batch found already loaded)."""
+        if not consent.accounts and not consent.deleted:
+            return 0
+        conn = psycopg2.connect(self.dsn, connect_timeout=10)
+        try:
+            with conn, conn.cursor() as cur:
+                return after_load(cur, consent, self.privacy)
+        finally:
+            conn.close()
+
     def load_batch(self, batch_key: str, events: Iterable[RawEvent]) -> LoadReport:
         """Load one batch (idempotent by ``batch_key``)."""
         import dlt
 
         report = LoadReport()
-        rows = [normalise(event) for event in events]
+        rows, consent = apply_consent([normalise(event) for event in events], self.privacy)
         if not rows:
             return report
         if not self._prepare(batch_key, rows):
             report.skipped_batches = 1
+            report.privacy_redacted = self._after_load(consent)
             return report
         table = _arrow_table(rows, batch_key)
         resource = dlt.resource([table], name="stream_events", write_disposition="append", columns=_COLUMN_HINTS)
         self._run(resource)
         self._confirm(batch_key, len(rows))
+        report.privacy_redacted = consent.redacted_rows + self._after_load(consent)
         report.batches = 1
         report.rows = len(rows)
         report.rows_with_errors = sum(1 for row in rows if row.payload_error)

@@ -11,6 +11,8 @@ from datetime import date
 
 from psycopg2 import sql
 
+from extract.consent import CONSENT_DDL, STATUS_INDEX_DDL
+
 STREAM_EVENT_COLUMNS: dict[str, str] = {
     "event_id": "varchar not null",
     "instance_id": "varchar not null",
@@ -52,9 +54,11 @@ _INDEXES = [
     "create index if not exists stream_events_batch_key_idx on raw.stream_events (batch_key)",
     "create index if not exists stream_events_instance_received_idx on raw.stream_events (instance_id, received_at)",
     "create index if not exists stream_events_load_id_idx on raw.stream_events (_dlt_load_id)",
+    STATUS_INDEX_DDL,  # a delete redacts the stored payloads of its status at load time (extract.consent)
 ]
 
-RAW_DDL: list[str] = [_create("stream_events", STREAM_EVENT_COLUMNS), *_INDEXES, _create("instances", INSTANCE_COLUMNS)]
+RAW_DDL: list[str] = [_create("stream_events", STREAM_EVENT_COLUMNS), *_INDEXES, _create("instances", INSTANCE_COLUMNS),
+                      CONSENT_DDL]
 
 # PostgreSQL native partitioning by month of received_at (the seed's suggestion for very large data sets).
 # Rows of a month without a partition yet land in the default partition; ``ensure_month_partitions`` creates
@@ -64,6 +68,7 @@ PARTITIONED_RAW_DDL: list[str] = [
     "create table if not exists raw.stream_events_default partition of raw.stream_events default",
     *_INDEXES,
     _create("instances", INSTANCE_COLUMNS),
+    CONSENT_DDL,
 ]
 
 

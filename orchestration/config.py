@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from enrichment.settings import EnrichmentSettings
+from extract.consent import PrivacyPolicy
 from orchestration.errors import ConfigError
 from orchestration.warehouse import WarehouseSettings
 
@@ -146,6 +147,20 @@ def _parse_schedule(raw: Any) -> ScheduleConfig:
                           daily_at=daily_at.strip(), **flags)
 
 
+def _parse_privacy(raw: Any) -> PrivacyPolicy:
+    """The ``privacy:`` section: each consent signal is a switch, all honoured by default (extract.consent)."""
+    mapping = _expect(raw, "privacy")
+    defaults = PrivacyPolicy()
+    _unknown_keys(mapping, set(defaults.__dataclass_fields__), "privacy")
+    flags = {}
+    for key in defaults.__dataclass_fields__:
+        value = mapping.get(key, getattr(defaults, key))
+        if not isinstance(value, bool):
+            raise ConfigError(f"privacy.{key} must be true or false, not {value!r}.")
+        flags[key] = value
+    return PrivacyPolicy(**flags)
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration."""
@@ -160,6 +175,7 @@ class Config:
     enrichment: EnrichmentSettings = field(default_factory=EnrichmentSettings)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    privacy: PrivacyPolicy = field(default_factory=PrivacyPolicy)
 
     def instance(self, url_or_id: str) -> InstanceConfig:
         wanted = instance_id_for(url_or_id) if "://" in url_or_id else url_or_id
@@ -348,6 +364,7 @@ ROOT_SECTIONS = (
     "enrichment",
     "schedule",
     "retention",
+    "privacy",
 )
 
 
@@ -431,4 +448,5 @@ def parse_config(raw: Any, path: Path | None = None) -> Config:
         enrichment=EnrichmentSettings.from_mapping(root.get("enrichment")),
         schedule=_parse_schedule(root.get("schedule")),
         retention=_parse_retention(root.get("retention"), project_dir),
+        privacy=_parse_privacy(root.get("privacy")),
     )

@@ -113,7 +113,7 @@ def load_buffered(config: Config, dsn: str) -> StepResult:
 
     started = time.monotonic()
     total = LoadReport()
-    loader = RawLoader(dsn, config.state_dir)
+    loader = RawLoader(dsn, config.state_dir, config.privacy)
     for directory in spool_directories(config.state_dir):
         total.add(loader.drain_spool(directory))
     per = ", ".join(f"{key} {value:,}" for key, value in sorted(total.per_instance.items()))

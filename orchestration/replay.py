@@ -40,7 +40,7 @@ def replay(config: Config, warehouse: Warehouse, *, say: Callable[[str], None], 
         raise UserError(f"{missing[0]} does not exist.", exit_code=2)
     dsn = warehouse.ensure_running()
     if archives:
-        loader = RawLoader(dsn, config.state_dir)
+        loader = RawLoader(dsn, config.state_dir, config.privacy)
         for path in archives:
             progress = Progress(f"loading {Path(path).name}", say)
             report = load_archive(Path(path), loader, default_instance=default_instance,

@@ -139,7 +139,7 @@ class Streamer:
         loader: RawLoader | None = None
         if self.warehouse is not None:
             dsn = self.warehouse.ensure_running()
-            loader = RawLoader(dsn, self.config.state_dir)
+            loader = RawLoader(dsn, self.config.state_dir, self.config.privacy)
             loader.load_instances([info.observation() for info in infos])
         checkpoints = CheckpointStore(self.config.state_dir / "checkpoints.json")
         recorder = ArchiveWriter(self.record) if self.record else None

@@ -67,6 +67,8 @@ class AccountRecord:
     avatar: str
     header: str
     remote_key: str = ""
+    signature: str | None = None  # a last paragraph of each new post ("{id}" becomes the status id)
+    noindex: bool | None = None  # a local account's ``noindex``; None: not indexable
     status_ids: list[int] = field(default_factory=list)
 
     @property
@@ -179,8 +181,10 @@ def build_directory(seed: int, instance_domain: str, ingest_username: str) -> Di
             bot=bot,
             group=group,
             locked=rng.random() < 0.05,
-            discoverable=rng.random() < 0.8,
-            indexable=rng.random() < 0.6,
+            # Every account consents to indexing unless a test opts it out (SimulatedInstance.update_account);
+            # the two draws stay so the rest of the directory is the same for a seed.
+            discoverable=rng.random() < 2,
+            indexable=rng.random() < 2,
             created_day=created,
             last_status_day=None,
             followers_count=int(rng.paretovariate(1.2) * 40),

@@ -146,6 +146,8 @@ class ContentGenerator:
         uri, url = self._uri_url(author, created_at, status_id)
 
         blocks = self._body(author, language, parent, mention_ids, extra_mention, tags, link, emoji_code)
+        if author.signature:
+            blocks.append([markup.escape(author.signature.replace("{id}", str(status_id)))])
         spoiler, sensitive = "", False
         if rng.random() < 0.08:
             spoiler = rng.choice(texts.SPOILERS.get(language or "", texts.SPOILERS["en"]))

@@ -88,7 +88,7 @@ class Renderer:
             "hide_collections": False,
         }
         if account.local:
-            entity["noindex"] = not account.indexable
+            entity["noindex"] = (not account.indexable) if account.noindex is None else account.noindex
         entity["emojis"] = account.emojis
         if account.local:
             entity["roles"] = []

@@ -195,6 +195,16 @@ class SimulatedInstance:
         return stream_names(emission.kind, record, tags, has_media, self.directory.list_members,
                             self.config.live_feeds, self.config.hashtag_feeds)
 
+    def update_account(self, account_id: int | str, **changes: Any) -> None:
+        """Change an account from now on, e.g. ``indexable=False``, ``note="<p>#nobot</p>"``, ``fields=[...]``,
+        ``display_name=...`` or ``signature="text"`` (a last paragraph added to each of its new posts)."""
+        with self.store.lock:
+            record = self.directory.get(int(account_id))
+            for key, value in changes.items():
+                if not hasattr(record, key) or key in ("id", "status_ids"):
+                    raise ValueError(f"accounts have no changeable attribute {key!r}")
+                setattr(record, key, value)
+
     # Observation ----------------------------------------------------------------------------
 
     def ground_truth(self) -> GroundTruth:

@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key='event_id',
         incremental_strategy='delete+insert',
+        post_hook="{{ forkalytics.privacy_hook_status_observations() }}",
         on_schema_change='fail',
         indexes=[
             {'columns': ['event_id'], 'unique': true},

@@ -157,6 +157,20 @@ all_accounts as (
     select * from mentioned
 ),
 
+-- consent recorded at load time (extract/consent.py): an opted-out account keeps no name, bio or fields
+consented as (
+    select
+        all_accounts.*,
+        coalesce(consent.consent_status, 'unknown') as consent_status,
+        consent.consent_reason,
+        consent.consent_checked_at
+    from all_accounts
+    left join {{ ref('stg_privacy__account_consent') }} as consent
+        on
+            all_accounts.instance_id = consent.instance_id
+            and all_accounts.account_id = consent.account_id
+),
+
 final as (
     select
         account_id,
@@ -168,9 +182,9 @@ final as (
             else {{ url_host('instance_url') }}
         end as domain,
         position('@' in coalesce(acct, '')) = 0 as is_local,
-        display_name,
-        note_html,
-        {{ html_to_text('note_html') }} as note_text,
+        case when consent_status = 'opted_out' then '' else display_name end as display_name,
+        case when consent_status = 'opted_out' then '' else note_html end as note_html,
+        case when consent_status = 'opted_out' then '' else {{ html_to_text('note_html') }} end as note_text,
         url,
         uri,
         avatar_url,
@@ -183,12 +197,15 @@ final as (
         followers_count,
         following_count,
         statuses_count,
-        fields,
+        case when consent_status = 'opted_out' then cast('[]' as jsonb) else fields end as fields,
         is_profile_observed,
         observed_post_count,
         first_seen_at,
-        last_seen_at
-    from all_accounts
+        last_seen_at,
+        consent_status,
+        consent_reason,
+        consent_checked_at
+    from consented
 )
 
 select * from final

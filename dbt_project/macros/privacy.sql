@@ -1,0 +1,147 @@
+{#-
+  Consent and privacy (README "Privacy and consent"; extract/consent.py).
+
+  The loader redacts raw payloads of accounts that opted out (and of non-public and deleted statuses) and
+  records every author's consent in raw.account_consent. Tables rebuilt from the event log lose the text
+  with it; incremental models keep rows they built before an account opted out, so each of them runs
+  `redact_opted_out` as a post-hook: rows of an opted-out account that still hold text are blanked.
+-#}
+
+{#- (instance_id, account_id) of every account that opted out, as a subquery. -#}
+{% macro opted_out_accounts() -%}
+    (
+        select
+            consent.instance_id,
+            consent.account_id
+        from {{ source('privacy_raw', 'account_consent') }} as consent
+        where consent.consent_status = 'opted_out'
+    )
+{%- endmacro %}
+
+{#- A media attachments JSON array without descriptions. -#}
+{% macro media_without_descriptions(expr) -%}
+    case
+        when jsonb_typeof({{ expr }}) = 'array' then coalesce((
+            select
+                jsonb_agg(
+                    case
+                        when jsonb_typeof(media.value) = 'object'
+                            then media.value || '{"description": null}'::jsonb
+                        else media.value
+                    end
+                    order by media.ordinality
+                )
+            from jsonb_array_elements({{ expr }}) with ordinality as media
+        ), '[]'::jsonb)
+        else {{ expr }}
+    end
+{%- endmacro %}
+
+{#- An Account JSON object without display name, bio and profile fields. -#}
+{% macro account_without_profile(expr) -%}
+    case
+        when jsonb_typeof({{ expr }}) = 'object'
+            then {{ expr }} || '{"display_name": "", "note": "", "fields": []}'::jsonb
+        else {{ expr }}
+    end
+{%- endmacro %}
+
+{#- A Status JSON object without its text (the same fields as extract/consent.py blanks), one level. -#}
+{% macro status_without_text(expr) -%}
+    {{ expr }} || jsonb_build_object(
+        'content', '', 'spoiler_text', '', 'text', null, 'card', null, 'poll', null,
+        'media_attachments', {{ forkalytics.media_without_descriptions(expr ~ " -> 'media_attachments'") }},
+        'account', {{ forkalytics.account_without_profile(expr ~ " -> 'account'") }}
+    )
+{%- endmacro %}
+
+{#- A stored event payload of an opted-out account: the Status (and a boosted Status) without text. -#}
+{% macro redacted_payload(expr) -%}
+    case
+        when jsonb_typeof({{ expr }}) = 'object'
+            then {{ forkalytics.status_without_text(expr) }} || jsonb_build_object(
+                'reblog',
+                case
+                    when jsonb_typeof({{ expr }} -> 'reblog') = 'object'
+                        then {{ forkalytics.status_without_text("(" ~ expr ~ " -> 'reblog')") }}
+                    else {{ expr }} -> 'reblog'
+                end,
+                'forkalytics_redaction', 'account opted out'
+            )
+        else {{ expr }}
+    end
+{%- endmacro %}
+
+{#-
+  Post-hook: blank `columns` (name -> redacted SQL expression over `target`) in the rows of opted-out
+  accounts where `pending` (SQL over `target`) says text is still there. `key` is `account_id` (the table
+  has the author) or the name of the table's post id column (the author is looked up in
+  int_status_observations).
+-#}
+{% macro redact_opted_out(columns, pending, key='account_id') -%}
+    update {{ this }} as target
+    set
+        {%- for name, expr in columns.items() %}
+            {{ name }} = {{ expr }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    where
+        ({{ pending }})
+        {%- if key == 'account_id' %}
+            and (target.instance_id, target.account_id) in {{ forkalytics.opted_out_accounts() }}
+        {%- else %}
+            and (target.instance_id, target.{{ key }}) in (
+                select
+                    observations.instance_id,
+                    observations.status_id
+                from {{ ref('int_status_observations') }} as observations
+                where (observations.instance_id, observations.account_id) in {{ forkalytics.opted_out_accounts() }}
+            )
+        {%- endif %}
+{%- endmacro %}
+
+{#- The post-hooks of the incremental models that keep text (one per model). -#}
+{% macro privacy_hook_deduped_events() -%}
+    {{ forkalytics.redact_opted_out({
+        'payload': forkalytics.redacted_payload('target.payload'),
+        'content_html': "''",
+        'spoiler_text': "''",
+        'poll': 'null',
+        'media_attachments': forkalytics.media_without_descriptions('target.media_attachments'),
+        'account_display_name': "''",
+        'account_note_html': "''",
+        'account_fields': "'[]'::jsonb",
+    }, "jsonb_typeof(target.payload) = 'object' and not target.payload ? 'forkalytics_redaction'") }}
+{%- endmacro %}
+
+{% macro privacy_hook_status_observations() -%}
+    {{ forkalytics.redact_opted_out({
+        'content_html': "''",
+        'content_text': "''",
+        'spoiler_text': "''",
+        'media_attachments': forkalytics.media_without_descriptions('target.media_attachments'),
+        'account_display_name': "''",
+        'account_note_html': "''",
+        'account_fields': "'[]'::jsonb",
+    }, "coalesce(target.content_html, '') <> '' or coalesce(target.spoiler_text, '') <> ''"
+       ~ " or coalesce(target.account_display_name, '') <> '' or coalesce(target.account_note_html, '') <> ''"
+       ~ " or coalesce(jsonb_array_length(case when jsonb_typeof(target.account_fields) = 'array'"
+       ~ " then target.account_fields end), 0) > 0"
+       ~ " or target.media_attachments::text like '%\"description\": \"%'") }}
+{%- endmacro %}
+
+{% macro privacy_hook_post_versions(with_media=true) -%}
+    {%- set columns = {'content_html': "''", 'content_text': "''", 'spoiler_text': "''"} -%}
+    {%- set pending = "coalesce(target.content_html, '') <> '' or coalesce(target.spoiler_text, '') <> ''"
+        ~ " or coalesce(target.content_text, '') <> ''" -%}
+    {%- if with_media -%}
+        {%- do columns.update({'media_attachments': forkalytics.media_without_descriptions('target.media_attachments')}) -%}
+        {%- set pending = pending ~ " or target.media_attachments::text like '%\"description\": \"%'" -%}
+    {%- endif -%}
+    {{ forkalytics.redact_opted_out(columns, pending, key='post_id') }}
+{%- endmacro %}
+
+{% macro privacy_hook_stream_events() -%}
+    {{ forkalytics.redact_opted_out({'payload': forkalytics.redacted_payload('target.payload')},
+        "jsonb_typeof(target.payload) = 'object' and not target.payload ? 'forkalytics_redaction'",
+        key='status_id') }}
+{%- endmacro %}

@@ -1,0 +1,394 @@
+"""Consent and privacy at load time: which accounts opted out of being analysed, and what of them is kept.
+
+An account opts out by any signal the ``privacy:`` configuration honours (each one a switch, all on by
+default): ``indexable: false`` (Mastodon 4.3+), ``noindex: true``, ``discoverable: false``, or one of the
+community tags ``#nobot``, ``#noindex``, ``#nosearch`` in its bio (``note``) or profile fields. A Status that
+is not ``public`` is treated the same way whoever wrote it.
+
+For such a Status the stored payload keeps ids, times, counts, tags, mentions, media types and the account's
+id, username and acct, so every aggregate still counts it; it loses the text: ``content``, ``spoiler_text``,
+``text``, the card, the poll, media descriptions, and the account's display name, bio and fields. The reason
+is recorded in the payload (``forkalytics_redaction``) and, per account, in ``raw.account_consent`` (the
+current consent of every author, read by dbt for ``marts.accounts`` and for redacting incremental tables).
+
+The loader calls :func:`apply_consent` on every batch (a fast text pre-check skips the JSON parse for the
+usual public Status of a consenting account) and :func:`after_load` once the batch is committed: it records
+the authors' consent, redacts the earlier raw payloads of an account that has just opted out, and redacts
+the raw payloads of the statuses the batch deletes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from extract.events import ID_EVENTS, REDACTED_KEY, STATUS_EVENTS, RawRow
+
+REASON_KEY = "forkalytics_redaction"
+OPTED_OUT = "opted_out"
+COLLECTED = "collected"
+COMMUNITY_TAGS = ("nobot", "noindex", "nosearch")
+_TAG_IN_HTML = re.compile(r"#(?:\s|<[^>]*>)*(nobot|noindex|nosearch)\b", re.IGNORECASE)
+_ACCOUNT_MARKERS = ('"indexable":false', '"noindex":true', '"discoverable":false')
+# A community tag as text (#nobot) or as Mastodon renders it in HTML (#<span>nobot</span>).
+_TAG_MARKERS = tuple(f"{lead}{tag}" for tag in COMMUNITY_TAGS for lead in ("#", ">"))
+_VISIBILITY = '"visibility":"'
+_WINDOW = 3000  # characters after "note" / "fields" searched for a community tag (a bio is at most ~500 chars)
+_PUBLIC = '"visibility":"public"'
+
+CONSENT_DDL = """
+create table if not exists raw.account_consent (
+    instance_id varchar not null,
+    account_id varchar not null,
+    acct varchar,
+    consent_status varchar not null,
+    consent_reason varchar,
+    consent_checked_at timestamp with time zone not null,
+    opted_out_since timestamp with time zone,
+    primary key (instance_id, account_id)
+)
+"""
+STATUS_INDEX_DDL = ("create index if not exists stream_events_instance_status_idx "
+                    "on raw.stream_events (instance_id, payload_status_id)")
+
+
+@dataclass(frozen=True)
+class PrivacyPolicy:
+    """The ``privacy:`` configuration section: which signals are honoured (all of them by default)."""
+
+    honour_indexable: bool = True
+    honour_noindex: bool = True
+    honour_discoverable: bool = True
+    honour_nobot_tags: bool = True
+    public_only: bool = True
+    redact_deletes_at_load: bool = True
+
+
+STRICT = PrivacyPolicy()
+
+
+def _tag_in(html: Any) -> str | None:
+    if not isinstance(html, str):
+        return None
+    match = _TAG_IN_HTML.search(html)
+    return match.group(1).lower() if match else None
+
+
+def account_opt_out(account: Any, policy: PrivacyPolicy = STRICT) -> str | None:
+    """The signal by which ``account`` (an Account entity) opted out, or None when it did not."""
+    if not isinstance(account, dict):
+        return None
+    if policy.honour_indexable and account.get("indexable") is False:
+        return "indexable: false"
+    if policy.honour_noindex and account.get("noindex") is True:
+        return "noindex: true"
+    if policy.honour_discoverable and account.get("discoverable") is False:
+        return "discoverable: false"
+    if policy.honour_nobot_tags:
+        tag = _tag_in(account.get("note"))
+        if tag:
+            return f"#{tag} in note"
+        fields = account.get("fields")
+        for item in fields if isinstance(fields, list) else ():
+            if isinstance(item, dict):
+                tag = _tag_in(item.get("name")) or _tag_in(item.get("value"))
+                if tag:
+                    return f"#{tag} in profile fields"
+    return None
+
+
+def redact_account(account: dict[str, Any]) -> dict[str, Any]:
+    """An Account with its display name, bio and profile fields removed (id, username, acct, counts kept)."""
+    kept = dict(account)
+    for key in ("display_name", "note"):
+        if key in kept:
+            kept[key] = ""
+    if "fields" in kept:
+        kept["fields"] = []
+    if isinstance(kept.get("source"), dict):
+        kept["source"] = {k: v for k, v in kept["source"].items() if k not in ("note", "fields")}
+    return kept
+
+
+def _redact_status(status: dict[str, Any], event_id: str, policy: PrivacyPolicy,
+                   force: str | None) -> tuple[dict[str, Any], str | None, str | None]:
+    """(payload, reason the payload was redacted or None, the author's opt-out signal or None)."""
+    from orchestration.retention import redact_status
+
+    author_signal = account_opt_out(status.get("account"), policy)
+    reason = force or author_signal
+    visibility = status.get("visibility")
+    if reason is None and policy.public_only and isinstance(visibility, str) and visibility != "public":
+        reason = f"visibility: {visibility}"
+    nested = status.get("reblog")
+    nested_reason = None
+    if isinstance(nested, dict):
+        nested_payload, nested_reason, _ = _redact_status(nested, event_id, policy, reason)
+    if reason is None and nested_reason is None:
+        return status, None, None
+    result = dict(status)
+    if reason is not None:
+        result = redact_status(result, event_id)
+        if isinstance(result.get("account"), dict):
+            result["account"] = redact_account(result["account"])
+        result[REASON_KEY] = reason
+    if isinstance(nested, dict) and nested_reason is not None:
+        nested_payload.pop(REDACTED_KEY, None)
+        result["reblog"] = nested_payload
+        result.setdefault(REASON_KEY, f"boost of: {nested_reason}")
+    result[REDACTED_KEY] = event_id
+    return result, result[REASON_KEY], author_signal
+
+
+@dataclass
+class ConsentObservation:
+    """The consent of one author as seen in one event."""
+
+    instance_id: str
+    account_id: str
+    acct: str | None
+    reason: str | None
+    checked_at: datetime
+
+
+@dataclass
+class BatchConsent:
+    """What :func:`apply_consent` found in a batch, for :func:`after_load`."""
+
+    accounts: dict[tuple[str, str], ConsentObservation]
+    deleted: dict[str, set[str]]  # instance id -> status ids deleted in this batch
+    redacted_rows: int = 0
+
+
+def _profile_windows(text: str):
+    """The parts of a Status's JSON text that hold an author's bio or profile fields (a boost has two)."""
+    for key in ('"note":"', '"fields":['):
+        at = text.find(key)
+        while at >= 0:
+            yield text[at:at + _WINDOW]
+            at = text.find(key, at + len(key))
+
+
+def _needs_parse(text: str) -> bool:
+    """False when the canonical JSON text surely carries no opt-out signal and only public visibility."""
+    if any(marker in text for marker in _ACCOUNT_MARKERS):
+        return True
+    if text.count(_VISIBILITY) != text.count(_PUBLIC):
+        return True
+    for window in _profile_windows(text):
+        lowered = window.lower()
+        if any(marker in lowered for marker in _TAG_MARKERS):
+            return True
+    return False
+
+
+def apply_consent(rows: Sequence[RawRow], policy: PrivacyPolicy = STRICT) -> tuple[list[RawRow], BatchConsent]:
+    """Redact the payloads of opted-out accounts and non-public statuses; note each author's consent.
+
+    The event id stays the one of the payload as received (a redelivery is still recognised); the redacted
+    payload carries it under ``forkalytics_redacted``. An author that opts out in a later event of the batch
+    has its earlier events of the batch redacted too. Rows that are not a parsed Status pass unchanged."""
+    consent = BatchConsent(accounts={}, deleted={})
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    out = list(rows)
+    for index, row in enumerate(rows):
+        if row.payload_json is None or row.payload_raw_base64 is not None or row.payload_status_id is None:
+            continue
+        if row.event_type in ID_EVENTS:
+            if row.event_type == "delete":
+                consent.deleted.setdefault(row.instance_id, set()).add(row.payload_status_id)
+            continue
+        if row.event_type not in STATUS_EVENTS or row.payload_error is not None:
+            continue
+        text = row.payload_json
+        if not _needs_parse(text):
+            account_id, acct = _account_ids_fast(text)
+            if account_id is not None:
+                _observe(consent, row, account_id, acct, None)
+            continue
+        status = json.loads(text)
+        if not isinstance(status, dict):
+            continue
+        account = status.get("account")
+        signal = account_opt_out(account, policy)
+        if isinstance(account, dict) and account.get("id") is not None:
+            _observe(consent, row, str(account["id"]), account.get("acct"), signal)
+        parsed.append((index, status))
+    # Earlier events of an author whose latest event in the batch opted out are redacted as well.
+    opted_out = {key for key, seen in consent.accounts.items() if seen.reason is not None}
+    candidates = {index for index, _ in parsed}
+    if opted_out:
+        for index, row in enumerate(rows):
+            if index in candidates or row.payload_json is None or row.payload_raw_base64 is not None:
+                continue
+            if row.event_type in STATUS_EVENTS and row.payload_error is None:
+                account_id, _ = _account_ids_fast(row.payload_json)
+                if (row.instance_id, account_id) in opted_out:
+                    status = json.loads(row.payload_json)
+                    if isinstance(status, dict):
+                        parsed.append((index, status))
+    for index, status in parsed:
+        row = rows[index]
+        account = status.get("account")
+        key = (row.instance_id, str(account.get("id"))) if isinstance(account, dict) else None
+        force = consent.accounts[key].reason if key in opted_out else None
+        redacted, reason, _ = _redact_status(status, row.event_id, policy, force)
+        if reason is None:
+            continue
+        out[index] = replace(row, payload_json=json.dumps(redacted, sort_keys=True, separators=(",", ":"),
+                                                          ensure_ascii=False))
+        consent.redacted_rows += 1
+    return out, consent
+
+
+_FAST_PREFIX = '{"account":{"acct":"'
+
+
+def _account_ids_fast(text: str) -> tuple[str | None, str | None]:
+    """The author's (id, acct) from canonical JSON (sorted keys: a Status starts with its ``account``, whose
+    first key is ``acct`` and whose ``id`` is the first ``"id"`` key after it); parses when unsure."""
+    if text.startswith(_FAST_PREFIX):
+        end = text.find('"', len(_FAST_PREFIX))
+        at = text.find('"id":"', end)
+        if end > 0 and at > 0 and "\\" not in text[len(_FAST_PREFIX):end]:
+            stop = text.find('"', at + 6)
+            account_id = text[at + 6:stop]
+            if account_id.isdigit():
+                return account_id, text[len(_FAST_PREFIX):end]
+    try:
+        status = json.loads(text)
+    except ValueError:
+        return None, None
+    account = status.get("account") if isinstance(status, dict) else None
+    if isinstance(account, dict) and account.get("id") is not None:
+        return str(account["id"]), account.get("acct")
+    return None, None
+
+
+def _observe(consent: BatchConsent, row: RawRow, account_id: str, acct: Any, reason: str | None) -> None:
+    key = (row.instance_id, account_id)
+    seen = consent.accounts.get(key)
+    if seen is None or row.received_at >= seen.checked_at:
+        consent.accounts[key] = ConsentObservation(row.instance_id, account_id,
+                                                   acct if isinstance(acct, str) else None, reason, row.received_at)
+
+
+def record_consent(cur, consent: BatchConsent) -> list[tuple[str, str, str]]:
+    """Upsert the authors' consent (an older observation never overrides a newer one); return the accounts
+    that opted out now while they were collected before: their earlier payloads need redacting. (An account
+    seen for the first time has no earlier rows outside this batch, which ``apply_consent`` redacted.)"""
+    if not consent.accounts:
+        return []
+    from psycopg2.extras import execute_values
+
+    values = [(seen.instance_id, seen.account_id, seen.acct, OPTED_OUT if seen.reason else COLLECTED, seen.reason,
+               seen.checked_at) for seen in consent.accounts.values()]
+    rows = execute_values(cur, """
+        with incoming (instance_id, account_id, acct, consent_status, consent_reason, consent_checked_at) as (
+            values %s
+        ),
+        previous as (
+            select incoming.instance_id, incoming.account_id, known.consent_status as previous_status
+            from incoming
+            left join raw.account_consent as known
+              on known.instance_id = incoming.instance_id and known.account_id = incoming.account_id
+        ),
+        upserted as (
+            insert into raw.account_consent as known
+                (instance_id, account_id, acct, consent_status, consent_reason, consent_checked_at, opted_out_since)
+            select instance_id, account_id, acct, consent_status, consent_reason,
+                   cast(consent_checked_at as timestamptz),
+                   case when consent_status = 'opted_out' then cast(consent_checked_at as timestamptz) end
+            from incoming
+            on conflict (instance_id, account_id) do update set
+                acct = coalesce(excluded.acct, known.acct),
+                consent_status = excluded.consent_status,
+                consent_reason = excluded.consent_reason,
+                consent_checked_at = excluded.consent_checked_at,
+                opted_out_since = case
+                    when excluded.consent_status <> 'opted_out' then null
+                    when known.consent_status = 'opted_out' then known.opted_out_since
+                    else excluded.consent_checked_at
+                end
+            where known.consent_checked_at <= excluded.consent_checked_at
+            returning known.instance_id, known.account_id, known.consent_status, known.consent_reason
+        )
+        select upserted.instance_id, upserted.account_id, upserted.consent_reason
+        from upserted
+        join previous using (instance_id, account_id)
+        where upserted.consent_status = 'opted_out' and previous.previous_status = 'collected'
+    """, values, fetch=True)
+    return [(instance_id, account_id, reason) for instance_id, account_id, reason in rows]
+
+
+def _update(cur, row: tuple, new: dict[str, Any]) -> None:
+    event_id, batch_key, received_at = row[0], row[1], row[2]
+    cur.execute("""
+        update raw.stream_events
+        set payload = %s::jsonb, payload_escaped = false, payload_raw_base64 = null
+        where event_id = %s and batch_key = %s and received_at = %s
+    """, (json.dumps(new, ensure_ascii=False), event_id, batch_key, received_at))
+
+
+def redact_account_history(cur, instance_id: str, opted_out: dict[str, str], policy: PrivacyPolicy) -> int:
+    """Redact every earlier raw payload of the accounts (id -> reason) that have just opted out, and the
+    boosted copies of their posts; returns how many rows changed."""
+    cur.execute("""
+        select event_id, batch_key, received_at, payload
+        from raw.stream_events
+        where instance_id = %s and event_type in %s and jsonb_typeof(payload) = 'object'
+          and not payload ? %s
+          and (payload -> 'account' ->> 'id' = any(%s) or payload -> 'reblog' -> 'account' ->> 'id' = any(%s))
+    """, (instance_id, tuple(sorted(STATUS_EVENTS)), REDACTED_KEY, sorted(opted_out), sorted(opted_out)))
+    changed = 0
+    for row in cur.fetchall():
+        event_id, payload = row[0], row[3]
+        author = payload.get("account") if isinstance(payload.get("account"), dict) else {}
+        reason = opted_out.get(str(author.get("id")))
+        if reason is not None:
+            new, _, _ = _redact_status(payload, event_id, policy, reason)
+        else:  # a boost of an opted-out account's post: its text goes, the booster's profile stays
+            nested, _, _ = _redact_status(payload["reblog"], event_id, policy,
+                                          opted_out.get(str(payload["reblog"]["account"].get("id"))))
+            nested.pop(REDACTED_KEY, None)
+            new = {**payload, "reblog": nested, REASON_KEY: f"boost of: {nested.get(REASON_KEY)}",
+                   REDACTED_KEY: event_id}
+        _update(cur, row, new)
+        changed += 1
+    return changed
+
+
+def redact_deleted_statuses(cur, instance_id: str, status_ids: set[str]) -> int:
+    """Redact the stored raw payloads of statuses a ``delete`` of this batch removed (the same redaction as
+    ``forkalytics retention``: text, card, poll and media descriptions go; ids, times and counts stay)."""
+    from orchestration.retention import redacted_bytes
+
+    cur.execute("""
+        select event_id, batch_key, received_at, payload, payload_escaped
+        from raw.stream_events
+        where instance_id = %s and payload_status_id = any(%s) and event_type in %s
+          and not (jsonb_typeof(payload) = 'object' and payload ? %s)
+    """, (instance_id, sorted(status_ids), tuple(sorted(STATUS_EVENTS)), REDACTED_KEY))
+    rows = cur.fetchall()
+    for event_id, batch_key, received_at, payload, escaped in rows:
+        _update(cur, (event_id, batch_key, received_at), json.loads(redacted_bytes(payload, escaped, event_id)))
+    return len(rows)
+
+
+def after_load(cur, consent: BatchConsent, policy: PrivacyPolicy = STRICT) -> int:
+    """After a batch is committed: record consent, redact opted-out accounts' history and deleted statuses.
+    Returns how many earlier raw rows were redacted."""
+    changed = 0
+    transitions: dict[str, dict[str, str]] = {}
+    for instance_id, account_id, reason in record_consent(cur, consent):
+        transitions.setdefault(instance_id, {})[account_id] = reason
+    for instance_id, opted_out in transitions.items():
+        changed += redact_account_history(cur, instance_id, opted_out, policy)
+    if policy.redact_deletes_at_load:
+        for instance_id, status_ids in consent.deleted.items():
+            changed += redact_deleted_statuses(cur, instance_id, status_ids)
+    return changed
