@@ -47,11 +47,12 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
                          "note": note})
 
     for size, figures in sorted(per_size.items()):
-        if "copy" in figures:
+        if "copy" in figures and "ingest" in figures:
             ratio = figures["ingest"]["events_per_second"] / figures["copy"]["events_per_second"]
             figures["ingest_ratio"] = ratio
             verdict("ingest_ratio", ratio, f"{size:,} events")
-    largest = max(per_size) if per_size else None
+    built = [size for size, figures in per_size.items() if "full_build" in figures]
+    largest = max(built) if built else None
     if largest is not None:
         note = "" if largest >= 1_000_000 else f"measured at {largest:,} events, not 1M"
         verdict("full_build_1m_seconds", per_size[largest]["full_build"]["seconds"], f"{largest:,} events", note)
@@ -84,7 +85,7 @@ def _n(value: float | None, digits: int = 1) -> str:
 
 
 def _mb(figure: dict[str, Any] | None) -> str:
-    if not figure:
+    if not figure or figure.get("peak_rss_mb") is None:
         return "–"
     text = f"{figure['peak_rss_mb']:,.0f}"
     if figure.get("server_peak_mb") is not None:
@@ -105,6 +106,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"at end {m.get('load_average_at_end')} (other work on the machine competes for the same cores).",
         "",
     ]
+    for note in results.get("notes", []):
+        lines += [f"Note: {note}", ""]
     generated = results.get("generate") or {}
     if generated.get("events"):
         mix = ", ".join(f"{k} {v:,}" for k, v in generated["mix"].items())
@@ -126,15 +129,18 @@ def render_markdown(results: dict[str, Any]) -> str:
               "", "| events | step | seconds | rate | peak MB (process / server) |", "|---|---|---|---|---|"]
     for size, f in sorted(results["per_size"].items(), key=lambda item: int(item[0])):
         n = f"{int(size):,}"
-        lines.append(f"| {n} | load (project loader) | {_n(f['ingest']['seconds'])} | "
-                     f"{_n(f['ingest']['events_per_second'], 0)} events/s | {_mb(f['ingest'])} |")
+        if "ingest" in f:
+            lines.append(f"| {n} | load (project loader) | {_n(f['ingest']['seconds'])} | "
+                         f"{_n(f['ingest']['events_per_second'], 0)} events/s | {_mb(f['ingest'])} |")
         if "copy" in f:
             lines.append(f"| {n} | bare COPY, same rows and table shape | {_n(f['copy']['seconds'])} | "
                          f"{_n(f['copy']['events_per_second'], 0)} events/s (loader at "
                          f"{f.get('ingest_ratio', 0):.0%}) | {_mb(f['copy'])} |")
-        lines.append(f"| {n} | dbt build, full | {_n(f['full_build']['seconds'])} | "
-                     f"{f['full_build']['summary'].split(': ', 1)[-1].split(' in ')[0]} | {_mb(f['full_build'])} |")
-        if "incremental_build" in f:
+        if "full_build" in f:
+            lines.append(f"| {n} | dbt build, full | {_n(f['full_build']['seconds'])} | "
+                         f"{f['full_build']['summary'].split(': ', 1)[-1].split(' in ')[0]} | "
+                         f"{_mb(f['full_build'])} |")
+        if "incremental_build" in f and "incremental_load" in f:
             cycle = _cycle_seconds(f)
             lines.append(f"| {n} | incremental cycle: load +{results['increment']:,} | "
                          f"{_n(f['incremental_load']['seconds'])} | "
@@ -148,8 +154,9 @@ def render_markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {n} | queries ({len(medians)}, {q['posts']:,} posts) | – | median of medians "
                          f"{_n(statistics.median(medians) if medians else None)} ms | {_mb(q)} |")
     lines += [""]
-    largest = max(results["per_size"], key=int) if results["per_size"] else None
-    if largest and "queries" in results["per_size"][largest]:
+    with_queries = [size for size, f in results["per_size"].items() if "queries" in f]
+    largest = max(with_queries, key=int) if with_queries else None
+    if largest:
         q = results["per_size"][largest]["queries"]
         lines += [f"### Queries at {int(largest):,} events ({q['posts']:,} posts; median of {q['repeats']} runs "
                   "after one warm-up)", "", "| query | median ms | max ms | first run ms | rows |",
