@@ -43,6 +43,14 @@ log = logging.getLogger(__name__)
 SEGMENT_MAX_SECONDS = 3600.0
 
 
+def load_off_main_thread(loader: RawLoader, directory: Path) -> LoadReport:
+    """``loader.drain_spool(directory)`` on a thread of its own. dlt intercepts SIGINT and SIGTERM while it
+    loads on the main thread and forgets them afterwards, so a SIGTERM during a load would never stop the
+    poller; off the main thread dlt leaves the signals to our handler."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-load") as pool:
+        return pool.submit(loader.drain_spool, directory).result()
+
+
 def poll_spool_dir(config: Config) -> Path:
     """The poller's own durable buffer (the streamer and the back-fill command have theirs)."""
     return config.state_dir / "spool-poll"
@@ -220,7 +228,7 @@ class PollRunner:
         for line in lines:
             report.add(line)
         spool.seal()
-        report.loaded.add(loader.drain_spool(spool.directory))
+        report.loaded.add(load_off_main_thread(loader, spool.directory))
         report.cycles += 1
         return lines
 
@@ -247,7 +255,7 @@ class PollRunner:
         except SpoolBusy:
             raise UserError(f"Another 'forkalytics poll' is already running with the buffer {directory}.") from None
         try:
-            report.loaded.add(loader.drain_spool(directory))  # what a previous run fetched but did not load
+            report.loaded.add(load_off_main_thread(loader, directory))  # what a previous run fetched, unloaded
             while not self.stop_event.is_set():
                 started = time.monotonic()
                 try:
@@ -273,7 +281,7 @@ class PollRunner:
                 timer.cancel()
             spool.close()
         try:
-            report.loaded.add(loader.drain_spool(directory))
+            report.loaded.add(load_off_main_thread(loader, directory))
         except Exception as exc:  # noqa: BLE001 - nothing is lost: the segments stay on disk
             self.say(f"poll: could not load the last observations now ({type(exc).__name__}); they stay buffered "
                      f"in {directory} and are loaded by the next 'forkalytics poll'")

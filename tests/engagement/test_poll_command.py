@@ -8,10 +8,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from extract.raw_loader import RawLoader
 from orchestration.cli import main
 from tests.engagement.engagement_data import load_as_streamed, sim_config
 from tests.helpers import FAST_EXTRACT, TOKEN, TOKEN_ENV, query, start_simulator, wait_for
@@ -47,7 +49,18 @@ def test_poll_once_and_a_clean_stop_on_sigterm(warehouse, tmp_path, monkeypatch,
 
         assert main(["--config", str(path), "poll", "--duration", "0"]) == 2
         assert "--duration must be a positive number of seconds" in capsys.readouterr().err
+        threads: list[bool] = []
+        drain = RawLoader.drain_spool
+
+        def drain_and_note_thread(self, *args, **kwargs):
+            threads.append(threading.current_thread() is threading.main_thread())
+            return drain(self, *args, **kwargs)
+
+        monkeypatch.setattr(RawLoader, "drain_spool", drain_and_note_thread)
         assert main(["--config", str(path), "poll", "--once"]) == 0
+        # dlt swallows a SIGTERM that arrives while it loads on the main thread: the poller loads elsewhere
+        assert threads and not any(threads)
+        monkeypatch.setattr(RawLoader, "drain_spool", drain)
         out = capsys.readouterr().out
         assert "poll: 1 cycle(s)" in out and f"{config.instances[0].instance_id}:" in out
         first = query(warehouse, "select count(*) from raw.stream_events where event_type in ('poll', 'poll.missing')")
