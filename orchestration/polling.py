@@ -238,7 +238,7 @@ class PollRunner:
             raise ConfigError("No Mastodon instances are configured: add them under 'instances:' in "
                               "forkalytics.yml (see forkalytics.example.yml).")
         dsn = self.warehouse.ensure_running()
-        loader = RawLoader(dsn, self.config.state_dir)
+        loader = RawLoader(dsn, self.config.state_dir, self.config.privacy)
         directory = poll_spool_dir(self.config)
         report = PollReport()
         timer = None
