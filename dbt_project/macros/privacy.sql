@@ -55,8 +55,8 @@
     )
 {%- endmacro %}
 
-{#- A stored event payload of an opted-out account: the Status (and a boosted Status) without text. -#}
-{% macro redacted_payload(expr) -%}
+{#- A stored event payload without text (the Status and a boosted Status); `reason` is SQL for the label. -#}
+{% macro redacted_payload(expr, reason="'account opted out'") -%}
     case
         when jsonb_typeof({{ expr }}) = 'object'
             then {{ forkalytics.status_without_text(expr) }} || jsonb_build_object(
@@ -66,7 +66,7 @@
                         then {{ forkalytics.status_without_text("(" ~ expr ~ " -> 'reblog')") }}
                     else {{ expr }} -> 'reblog'
                 end,
-                'forkalytics_redaction', 'account opted out'
+                'forkalytics_redaction', {{ reason }}
             )
         else {{ expr }}
     end
@@ -74,35 +74,54 @@
 
 {#-
   Post-hook: blank `columns` (name -> redacted SQL expression over `target`) in the rows of opted-out
-  accounts where `pending` (SQL over `target`) says text is still there. `key` is `account_id` (the table
-  has the author) or the name of the table's post id column (the author is looked up in
-  int_status_observations).
+  accounts, and in the rows of deleted posts when `deleted` (SQL over `target`) is given and
+  redact_deleted_content is on, where `pending` (SQL over `target`) says text is still there. `key` is
+  `account_id` (the table has the author) or the name of the table's post id column (the author is looked
+  up in int_status_observations).
 -#}
-{% macro redact_opted_out(columns, pending, key='account_id') -%}
+{% macro redact_opted_out(columns, pending, key='account_id', deleted=none) -%}
     update {{ this }} as target
     set
         {%- for name, expr in columns.items() %}
             {{ name }} = {{ expr }}{{ ',' if not loop.last }}
         {%- endfor %}
     where
-        ({{ pending }})
-        {%- if key == 'account_id' %}
-            and (target.instance_id, target.account_id) in {{ forkalytics.opted_out_accounts() }}
-        {%- else %}
-            and (target.instance_id, target.{{ key }}) in (
-                select
-                    observations.instance_id,
-                    observations.status_id
-                from {{ ref('int_status_observations') }} as observations
-                where (observations.instance_id, observations.account_id) in {{ forkalytics.opted_out_accounts() }}
-            )
-        {%- endif %}
+        (
+            {%- if key == 'account_id' %}
+                (target.instance_id, target.account_id) in {{ forkalytics.opted_out_accounts() }}
+            {%- else %}
+                (target.instance_id, target.{{ key }}) in (
+                    select
+                        observations.instance_id,
+                        observations.status_id
+                    from {{ ref('int_status_observations') }} as observations
+                    where (observations.instance_id, observations.account_id) in {{ forkalytics.opted_out_accounts() }}
+                )
+            {%- endif %}
+            {%- if deleted and forkalytics.redact_deleted() %}
+                or ({{ deleted }})
+            {%- endif %}
+        )
+        and ({{ pending }})
+{%- endmacro %}
+
+{#- (instance_id, status_id) of every post a delete event removed, as a subquery. -#}
+{% macro deleted_statuses(events) -%}
+    (
+        select
+            deletes.instance_id,
+            deletes.payload_status_id
+        from {{ events }} as deletes
+        where deletes.event_type = 'delete' and deletes.payload_status_id is not null
+    )
 {%- endmacro %}
 
 {#- The post-hooks of the incremental models that keep text (one per model). -#}
 {% macro privacy_hook_deduped_events() -%}
     {{ forkalytics.redact_opted_out({
-        'payload': forkalytics.redacted_payload('target.payload'),
+        'payload': forkalytics.redacted_payload('target.payload',
+            "case when (target.instance_id, target.status_id) in " ~ forkalytics.deleted_statuses(this)
+            ~ " then 'post deleted' else 'account opted out' end"),
         'content_html': "''",
         'spoiler_text': "''",
         'poll': 'null',
@@ -110,7 +129,10 @@
         'account_display_name': "''",
         'account_note_html': "''",
         'account_fields': "'[]'::jsonb",
-    }, "jsonb_typeof(target.payload) = 'object' and not target.payload ? 'forkalytics_redaction'") }}
+    }, "jsonb_typeof(target.payload) = 'object' and not target.payload ?| array['forkalytics_redaction',"
+       ~ " 'forkalytics_redacted']",
+       deleted="target.carries_status and (target.instance_id, target.status_id) in "
+       ~ forkalytics.deleted_statuses(this)) }}
 {%- endmacro %}
 
 {% macro privacy_hook_status_observations() -%}
@@ -126,18 +148,22 @@
        ~ " or coalesce(target.account_display_name, '') <> '' or coalesce(target.account_note_html, '') <> ''"
        ~ " or coalesce(jsonb_array_length(case when jsonb_typeof(target.account_fields) = 'array'"
        ~ " then target.account_fields end), 0) > 0"
-       ~ " or target.media_attachments::text like '%\"description\": \"%'") }}
+       ~ " or target.media_attachments::text like '%\"description\": \"%'",
+       deleted="(target.instance_id, target.status_id) in "
+       ~ forkalytics.deleted_statuses(ref('int_stream_events__deduped'))) }}
 {%- endmacro %}
 
-{% macro privacy_hook_post_versions(with_media=true) -%}
+{#- int_post_versions (intermediate: also media and deleted posts) and marts.post_versions. -#}
+{% macro privacy_hook_post_versions(intermediate=true) -%}
     {%- set columns = {'content_html': "''", 'content_text': "''", 'spoiler_text': "''"} -%}
     {%- set pending = "coalesce(target.content_html, '') <> '' or coalesce(target.spoiler_text, '') <> ''"
         ~ " or coalesce(target.content_text, '') <> ''" -%}
-    {%- if with_media -%}
+    {%- if intermediate -%}
         {%- do columns.update({'media_attachments': forkalytics.media_without_descriptions('target.media_attachments')}) -%}
         {%- set pending = pending ~ " or target.media_attachments::text like '%\"description\": \"%'" -%}
     {%- endif -%}
-    {{ forkalytics.redact_opted_out(columns, pending, key='post_id') }}
+    {{ forkalytics.redact_opted_out(columns, pending, key='post_id',
+        deleted='target.deleted_at is not null' if intermediate else none) }}
 {%- endmacro %}
 
 {% macro privacy_hook_stream_events() -%}

@@ -3,7 +3,7 @@
         materialized='incremental',
         unique_key=['instance_id', 'post_id'],
         incremental_strategy='delete+insert',
-        post_hook="{{ forkalytics.privacy_hook_post_versions(with_media=false) }}",
+        post_hook="{{ forkalytics.privacy_hook_post_versions(intermediate=false) }}",
         on_schema_change='fail',
         indexes=[
             {'columns': ['instance_id', 'post_id', 'version_seq'], 'unique': true},
