@@ -30,6 +30,8 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
 # Arrow tables skip dlt's row-by-row normaliser; ask it to stamp the load id on them anyway.
 os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+# The load files are written once and read once on this machine: gzip would only cost CPU (a quarter of a load).
+os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
 
 PIPELINE_NAME = "forkalytics_raw"
 

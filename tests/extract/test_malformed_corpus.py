@@ -43,6 +43,9 @@ CORPUS: list[tuple[str, str, bytes | None, str | None, bool]] = [
     ("unknown event", "filters_changed", b"", "unknown event type", True),
     ("unknown event with json", "announcement", b'{"id": "1"}', "unknown event type", False),
     ("poll missing id", "poll.missing", b"x1", "not valid JSON", True),
+    ("NaN number", "update", b'{"id": "12", "meta": {"aspect": NaN}}', "not valid JSON", True),
+    ("Infinity number", "update", b'{"id": "13", "meta": {"aspect": -Infinity}}', "not valid JSON", True),
+    ("utf-8 byte order mark", "update", b'\xef\xbb\xbf{"id": "14"}', "not valid JSON", True),
 ]
 
 
@@ -68,6 +71,14 @@ def test_valid_events_have_no_error():
                                 b"109000000000000001"))
     assert update.payload_error is None and update.payload_status_id == "109000000000000001"
     assert delete.payload_error is None and json.loads(delete.payload_json) == "109000000000000001"
+
+
+def test_numbers_are_kept_exactly():
+    payload = b'{"id": "15", "big": 123456789012345678901234567890, "neg": -98765432109876543210, "f": 0.1}'
+    row = normalise(RawEvent("a.example", "https://a.example", "public", "stream", "update", NOW, payload))
+    assert row.payload_error is None
+    assert json.loads(row.payload_json) == {"id": "15", "big": 123456789012345678901234567890,
+                                            "neg": -98765432109876543210, "f": 0.1}
 
 
 def test_event_id_is_deterministic_and_ignores_formatting():
