@@ -1,0 +1,149 @@
+"""Consent at load time, through the real loader into PostgreSQL: each signal and switch, non-public statuses,
+boosts, deletes of stored posts, redelivery of a redacted event, and the ``privacy:`` configuration."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from extract.consent import STRICT, PrivacyPolicy, account_opt_out
+from extract.events import REDACTED_KEY, RawEvent
+from extract.raw_loader import RawLoader
+from extract.simulator import SimulatedInstance, SimulatorConfig
+from orchestration.config import parse_config
+from orchestration.errors import ConfigError
+from tests.helpers import query
+from tests.privacy.privacy_helpers import NOBOT_HTML, SIGNALS
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def statuses() -> list[dict]:
+    """Real Status JSON from the simulator: new posts of consenting accounts, with their text."""
+    sim = SimulatedInstance(SimulatorConfig(seed=5, events_per_second=0, domain="sim-load.example")).start()
+    try:
+        for account_id in sim.directory.posters_local + sim.directory.posters_remote:
+            sim.update_account(account_id, signature="zqx{id}q")
+        events = sim.emit(60)
+    finally:
+        sim.stop()
+    return [json.loads(e.data) for e in events if e.event == "update"]
+
+
+def _event(status: dict | str, kind: str = "update", minutes: int = 0) -> RawEvent:
+    data = status if isinstance(status, str) else json.dumps(status)
+    return RawEvent("sim-load.example", "https://sim-load.example", "public", "stream", kind,
+                    T0 + timedelta(minutes=minutes), data.encode())
+
+
+def _stored(warehouse, status_id: str) -> list[dict]:
+    rows = query(warehouse, "select payload from raw.stream_events where payload_status_id = %s "
+                            "and event_type = 'update' order by received_at", (status_id,))
+    return [row[0] for row in rows]
+
+
+def test_each_signal_is_recognised_and_each_switch_turns_it_off():
+    base = {"id": "1", "indexable": True, "discoverable": True, "note": "<p>hi</p>", "fields": []}
+    for changes, reason in SIGNALS.values():
+        account = {**base, **changes}
+        assert account_opt_out(account) == reason
+    assert account_opt_out(base) is None
+    assert account_opt_out({**base, "note": "<p>#nobots are fun; no index here</p>"}) is None
+    assert account_opt_out({**base, "discoverable": None}) is None  # not set is not an opt-out
+    relaxed = PrivacyPolicy(honour_indexable=False, honour_noindex=False, honour_discoverable=False,
+                            honour_nobot_tags=False)
+    for changes, _ in SIGNALS.values():
+        assert account_opt_out({**base, **changes}, relaxed) is None
+    assert account_opt_out({**base, "note": NOBOT_HTML}, PrivacyPolicy(honour_indexable=False)) == "#nobot in note"
+
+
+def test_opted_out_and_non_public_statuses_are_stored_without_text(warehouse, tmp_path, statuses):
+    opted, unlisted, public = statuses[0], statuses[1], statuses[2]
+    opted = {**opted, "account": {**opted["account"], "indexable": False}}
+    unlisted = {**unlisted, "visibility": "unlisted"}
+    loader = RawLoader(warehouse.dsn, tmp_path)
+    report = loader.load_batch("t:1", [_event(opted), _event(unlisted), _event(public)])
+    assert report.rows == 3 and report.privacy_redacted == 2
+
+    for status, reason in ((opted, "indexable: false"), (unlisted, "visibility: unlisted")):
+        (stored,) = _stored(warehouse, status["id"])
+        assert stored["forkalytics_redaction"] == reason
+        assert stored["content"] == "" and stored["spoiler_text"] == "" and stored["card"] is None
+        assert stored["account"]["display_name"] == "" and stored["account"]["note"] == ""
+        assert stored["account"]["fields"] == []
+        assert all(m.get("description") is None for m in stored["media_attachments"])
+        # what aggregates need stays
+        for key in ("id", "created_at", "uri", "replies_count", "reblogs_count", "favourites_count", "tags",
+                    "language", "visibility"):
+            assert stored[key] == status[key], key
+        assert stored["account"]["id"] == status["account"]["id"]
+        assert stored["account"]["acct"] == status["account"]["acct"]
+        assert "zqx" not in json.dumps(stored)
+    (kept,) = _stored(warehouse, public["id"])
+    assert kept["content"] == public["content"] and "zqx" in kept["content"]
+
+    # A redelivery of the same event (another batch) is recognised as the same event.
+    loader.load_batch("t:2", [_event(opted)])
+    ids = query(warehouse, "select count(distinct event_id), count(*) from raw.stream_events "
+                           "where payload_status_id = %s", (opted["id"],))
+    assert ids == [(1, 2)]
+    consent = query(warehouse, "select account_id, consent_status, consent_reason from raw.account_consent "
+                               "where account_id = any(%s)",
+                    ([opted["account"]["id"], public["account"]["id"]],))
+    assert set(consent) >= {(opted["account"]["id"], "opted_out", "indexable: false"),
+                            (public["account"]["id"], "collected", None)}
+
+
+def test_the_policy_decides(warehouse, tmp_path, statuses):
+    unlisted = {**statuses[3], "visibility": "unlisted"}
+    hidden = {**statuses[4], "account": {**statuses[4]["account"], "discoverable": False}}
+    RawLoader(warehouse.dsn, tmp_path, PrivacyPolicy(public_only=False, honour_discoverable=False)).load_batch(
+        "t:1", [_event(unlisted), _event(hidden)])
+    assert "zqx" in _stored(warehouse, unlisted["id"])[0]["content"]
+    assert "zqx" in _stored(warehouse, hidden["id"])[0]["content"]
+
+
+def test_a_boost_of_an_opted_out_post_keeps_the_booster(warehouse, tmp_path, statuses):
+    original = {**statuses[5], "account": {**statuses[5]["account"], "note": NOBOT_HTML}}
+    booster = statuses[6]["account"]
+    boost = {**statuses[6], "id": "999000111", "content": "", "reblog": original, "account": booster}
+    RawLoader(warehouse.dsn, tmp_path).load_batch("t:1", [_event(boost)])
+    (stored,) = _stored(warehouse, boost["id"])
+    assert stored["reblog"]["content"] == "" and stored["reblog"]["account"]["note"] == ""
+    assert stored["account"]["display_name"] == booster["display_name"]
+    assert stored["forkalytics_redaction"] == "boost of: #nobot in note"
+
+
+def test_an_opt_out_or_a_delete_redacts_what_was_stored_before(warehouse, tmp_path, statuses):
+    loader = RawLoader(warehouse.dsn, tmp_path)
+    first, second, other = statuses[7], statuses[8], statuses[9]
+    loader.load_batch("t:1", [_event(first), _event(second), _event(other)])
+    assert all("zqx" in _stored(warehouse, s["id"])[0]["content"] for s in (first, second, other))
+
+    # The author of `first` opts out (seen in a later post); `second` is deleted.
+    later = {**statuses[10], "account": {**first["account"], "indexable": False}}
+    report = loader.load_batch("t:2", [_event(later, minutes=5), _event(second["id"], "delete", minutes=6)])
+    assert report.privacy_redacted >= 3  # the new post, the earlier post, the deleted one
+    (earlier,) = _stored(warehouse, first["id"])
+    assert earlier["content"] == "" and earlier["forkalytics_redaction"] == "indexable: false"
+    assert earlier[REDACTED_KEY] and earlier["favourites_count"] == first["favourites_count"]
+    (deleted,) = _stored(warehouse, second["id"])
+    assert deleted["content"] == "" and deleted["id"] == second["id"]
+    assert deleted["account"]["acct"] == second["account"]["acct"]
+    assert "zqx" in _stored(warehouse, other["id"])[0]["content"]
+    if first["account"]["id"] != other["account"]["id"]:
+        assert query(warehouse, "select consent_status, opted_out_since from raw.account_consent "
+                                "where account_id = %s", (first["account"]["id"],)) == [
+            ("opted_out", T0 + timedelta(minutes=5))]
+
+
+def test_privacy_configuration():
+    assert parse_config({}).privacy == STRICT
+    assert parse_config({"privacy": {"public_only": False}}).privacy.public_only is False
+    with pytest.raises(ConfigError, match="privacy.honour_noindex must be true or false"):
+        parse_config({"privacy": {"honour_noindex": "yes"}})
+    with pytest.raises(ConfigError, match="Unknown setting 'honor_noindex' in privacy"):
+        parse_config({"privacy": {"honor_noindex": True}})
