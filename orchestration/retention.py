@@ -94,8 +94,12 @@ def lookback_hours() -> float:
         return 6.0
 
 
+# Media keep their id, type, blurhash and meta (counts and types stay right); descriptions and URLs go.
+_MEDIA_TEXT_AND_URLS = ("description", "url", "preview_url", "remote_url", "text_url", "preview_remote_url")
+
+
 def redact_status(payload: dict[str, Any], event_id: str) -> dict[str, Any]:
-    """A Status with its text removed: content, spoiler, plain text, card, poll and media descriptions."""
+    """A Status with its text removed: content, spoiler, plain text, card, poll, media descriptions and URLs."""
     redacted = dict(payload)
     for key in ("content", "spoiler_text"):
         if key in redacted:
@@ -105,8 +109,8 @@ def redact_status(payload: dict[str, Any], event_id: str) -> dict[str, Any]:
             redacted[key] = None
     media = redacted.get("media_attachments")
     if isinstance(media, list):
-        redacted["media_attachments"] = [{**item, "description": None} if isinstance(item, dict) else item
-                                         for item in media]
+        redacted["media_attachments"] = [{**item, **dict.fromkeys(_MEDIA_TEXT_AND_URLS)} if isinstance(item, dict)
+                                         else item for item in media]
     redacted[REDACTED_KEY] = event_id
     return redacted
 

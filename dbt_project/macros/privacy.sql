@@ -18,7 +18,7 @@
     )
 {%- endmacro %}
 
-{#- A media attachments JSON array without descriptions. -#}
+{#- A media attachments JSON array without descriptions and URLs (ids, types, meta stay). -#}
 {% macro media_without_descriptions(expr) -%}
     case
         when jsonb_typeof({{ expr }}) = 'array' then coalesce((
@@ -26,7 +26,8 @@
                 jsonb_agg(
                     case
                         when jsonb_typeof(media.value) = 'object'
-                            then media.value || '{"description": null}'::jsonb
+                            then media.value || '{"description": null, "url": null, "preview_url": null,
+                                "remote_url": null, "text_url": null, "preview_remote_url": null}'::jsonb
                         else media.value
                     end
                     order by media.ordinality
