@@ -208,10 +208,10 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 # Commands that live in modules of their own: each module has ``register(commands)``, which adds its
 # subparser(s) with ``set_defaults(func=...)``; the function takes ``(args, config)`` and returns the exit code.
 COMMAND_MODULES: tuple[str, ...] = (
-    "orchestration.commands.import_legacy",
-    "orchestration.commands.replay",
-    "orchestration.commands.schedule",
     "orchestration.commands.run",
+    "orchestration.commands.schedule",
+    "orchestration.commands.replay",
+    "orchestration.commands.import_legacy",
     "orchestration.commands.enrich",
     "orchestration.commands.poll",
     "orchestration.commands.docs",
