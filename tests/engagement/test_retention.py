@@ -78,15 +78,28 @@ def test_archive_prune_and_replay_keep_history(partitioned_warehouse, tmp_path, 
     marts = snapshot_marts(warehouse.dsn)
     assert marts["posts"] and marts["hashtag_hourly_stats"]
 
-    # 1. redaction only (a window longer than the data): deleted posts lose their text in raw
+    # 1. redaction only (a window longer than the data): deleted posts lose their text in raw (the loader
+    # already redacts what it can when it loads a delete; retention redacts whatever is left, here a row
+    # whose text is put back as an older installation would have stored it)
+    conn = psycopg2.connect(warehouse.dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute("""update raw.stream_events set payload = (payload - 'forkalytics_redacted')
+                           || '{"content": "<p>secret</p>"}'::jsonb
+                       where event_id = (select r.event_id from raw.stream_events r join marts.posts p
+                                         on p.instance_id = r.instance_id and p.post_id = r.payload_status_id
+                                         where p.deleted_at is not null and r.event_type = 'update'
+                                         and r.received_at < %s order by r.event_id limit 1)""", (cutoff,))
+        assert cur.rowcount == 1
+    conn.close()
     report = run_retention(config, warehouse, say=lines.append, now=now, raw_events_days=1000, settle_hours=0)
-    assert report.redacted > 0 and report.archived == 0
+    assert report.archived == 0 and report.redacted == 1
+    assert query(warehouse, "select count(*) from raw.stream_events where payload::text like '%%secret%%'") == [(0,)]
     redacted = query(warehouse, "select r.payload->>'content', r.payload->>'forkalytics_redacted' = r.event_id "
                                 "from raw.stream_events r join marts.posts p on p.instance_id = r.instance_id "
                                 "and p.post_id = r.payload_status_id where p.deleted_at is not null "
                                 "and r.event_type in ('update', 'status.update') "
                                 "and r._dlt_load_id < (select max(_dlt_load_id) from raw.stream_events)")
-    assert len(redacted) == report.redacted and set(redacted) == {("", True)}
+    assert len(redacted) > 5 and set(redacted) == {("", True)}
     assert run_retention(config, warehouse, say=lines.append, now=now, raw_events_days=1000,
                          settle_hours=0).redacted == 0  # idempotent
     before = sorted(query(warehouse, f"select {RAW_ROW} from raw.stream_events where received_at < %s", (cutoff,)))
