@@ -89,7 +89,7 @@ def _assert_kept_a_prefix(sim, spool: Path) -> int:
     return len(kept)
 
 
-def test_full_disk_stops_the_stream_and_keeps_every_received_event(tmp_path: Path, monkeypatch):
+def test_full_disk_stops_the_stream_and_keeps_every_received_event(tmp_path: Path, monkeypatch, spawned):
     from tests.helpers import TOKEN, TOKEN_ENV
 
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
@@ -101,8 +101,8 @@ def test_full_disk_stops_the_stream_and_keeps_every_received_event(tmp_path: Pat
             text = config_path.read_text().replace(str(config.state_dir), str(state))
             config_path.write_text(text)
             log = tmp_path / "stream.log"
-            process = start_streamer_process(config_path, "postgresql://unused@127.0.0.1:1/unused", log,
-                                             "--no-load")
+            process = spawned(start_streamer_process(config_path, "postgresql://unused@127.0.0.1:1/unused", log,
+                                                     "--no-load"))
             _stream_until_it_stops(sim, process, log, limit=5000)
             _assert_stopped_clearly(process, log, "the disk is full")
             kept = _assert_kept_a_prefix(sim, state / "spool")
@@ -111,7 +111,7 @@ def test_full_disk_stops_the_stream_and_keeps_every_received_event(tmp_path: Pat
         sim.stop()
 
 
-def test_buffer_directory_becoming_unwritable_stops_the_stream(tmp_path: Path, monkeypatch):
+def test_buffer_directory_becoming_unwritable_stops_the_stream(tmp_path: Path, monkeypatch, spawned):
     from tests.helpers import TOKEN, TOKEN_ENV
 
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
@@ -120,7 +120,8 @@ def test_buffer_directory_becoming_unwritable_stops_the_stream(tmp_path: Path, m
         config = make_config(tmp_path, [(sim.url, [STREAM])], batch_max_events=50, batch_max_seconds=60)
         config_path = write_config(tmp_path, config, "postgresql://unused@127.0.0.1:1/unused")
         log = tmp_path / "stream.log"
-        process = start_streamer_process(config_path, "postgresql://unused@127.0.0.1:1/unused", log, "--no-load")
+        process = spawned(start_streamer_process(config_path, "postgresql://unused@127.0.0.1:1/unused", log,
+                                                     "--no-load"))
         assert sim.wait_for_connections(1, timeout=60, stream=STREAM), log.read_text()
         sim.emit(30)
         sent = sum(1 for e in sim.ground_truth().events if STREAM in e.written_to)
@@ -134,7 +135,7 @@ def test_buffer_directory_becoming_unwritable_stops_the_stream(tmp_path: Path, m
         sim.stop()
 
 
-def test_unwritable_state_directory_is_refused_before_streaming(tmp_path: Path, monkeypatch):
+def test_unwritable_state_directory_is_refused_before_streaming(tmp_path: Path, monkeypatch, spawned):
     from tests.helpers import TOKEN, TOKEN_ENV
 
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
@@ -145,8 +146,8 @@ def test_unwritable_state_directory_is_refused_before_streaming(tmp_path: Path, 
         config.state_dir.mkdir(parents=True)
         log = tmp_path / "stream.log"
         with _immutable(config.state_dir):
-            process = start_streamer_process(config_path, "postgresql://unused@127.0.0.1:1/unused", log,
-                                             "--no-load")
+            process = spawned(start_streamer_process(config_path, "postgresql://unused@127.0.0.1:1/unused", log,
+                                                     "--no-load"))
             assert process.wait(timeout=60) not in (0, None)
         output = log.read_text()
         assert "Traceback" not in output and "permission denied" in output, output

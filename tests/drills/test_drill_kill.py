@@ -67,7 +67,7 @@ def _running_dbt_build(process: subprocess.Popen) -> bool:
         return False
 
 
-def test_kills_of_streamer_dbt_and_enrichment_lose_nothing(warehouse, tmp_path, monkeypatch):
+def test_kills_of_streamer_dbt_and_enrichment_lose_nothing(warehouse, tmp_path, monkeypatch, spawned):
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     rng = random.Random(20261129)
     sim = start_simulator("drill-kill.example", 31, events_per_second=30)
@@ -81,7 +81,7 @@ def test_kills_of_streamer_dbt_and_enrichment_lose_nothing(warehouse, tmp_path, 
         # 1. ten kill -9 of the streamer at random points
         for _ in range(KILLS):
             wait_for(lambda: _connections(sim) == 0, timeout=30, what="the previous connection to close")
-            process = start_streamer_process(config_path, warehouse.dsn, log)
+            process = spawned(start_streamer_process(config_path, warehouse.dsn, log))
             assert sim.wait_for_connections(1, timeout=60, stream=STREAM), log.read_text()
             sim.resume()
             time.sleep(rng.uniform(0.3, 2.0))
@@ -96,7 +96,7 @@ def test_kills_of_streamer_dbt_and_enrichment_lose_nothing(warehouse, tmp_path, 
         assert len(expected.posts) > 100 and expected.deleted and any(len(e) > 1 for e in expected.posts.values())
         # a last run that only buffers, stopped cleanly; the cycle loads what it left
         wait_for(lambda: _connections(sim) == 0, timeout=30, what="the last connection to close")
-        process = start_streamer_process(config_path, warehouse.dsn, log, "--no-load")
+        process = spawned(start_streamer_process(config_path, warehouse.dsn, log, "--no-load"))
         assert sim.wait_for_connections(1, timeout=60, stream=STREAM), log.read_text()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, log.read_text()
@@ -104,7 +104,7 @@ def test_kills_of_streamer_dbt_and_enrichment_lose_nothing(warehouse, tmp_path, 
         sim.stop()
 
     # 2. kill -9 of a cycle in the middle of dbt build
-    cycle = _cli(config_path, warehouse.dsn, log, "run")
+    cycle = spawned(_cli(config_path, warehouse.dsn, log, "run"))
     wait_for(lambda: _running_dbt_build(cycle) or cycle.poll() is not None, timeout=120, what="dbt build to start")
     assert cycle.poll() is None, log.read_text()
     time.sleep(rng.uniform(2.0, 5.0))
@@ -130,7 +130,7 @@ def test_kills_of_streamer_dbt_and_enrichment_lose_nothing(warehouse, tmp_path, 
     with conn, conn.cursor() as cur:
         cur.execute("truncate enrichment.post_sentiments")  # so the run below has every version to analyse
     conn.close()
-    enrich = _cli(config_path, warehouse.dsn, log, "enrich")
+    enrich = spawned(_cli(config_path, warehouse.dsn, log, "enrich"))
     wait_for(lambda: query(warehouse, "select count(*) from enrichment.post_sentiments")[0][0] > 0
              or enrich.poll() is not None, timeout=120, interval=0.02, what="enrichment to write")
     was_running = enrich.poll() is None
