@@ -31,9 +31,9 @@ CURRENT_SENTIMENT_SQL = """
         case s.status when 'scored' then 0 when 'skipped' then 1 else 2 end, s.analyzed_at desc nulls last
 """
 
-# An author who opted out (marts.accounts.consent_status) is never named in a summary, nor linked.
-_OPTED_OUT = ("coalesce((select author.consent_status = 'opted_out' from marts.accounts as author "
-              "where author.instance_id = p.instance_id and author.account_id = p.account_id), false)")
+# An author who opted out (raw.account_consent, recorded by the loader) is never named in a summary, nor linked.
+_OPTED_OUT = ("exists (select 1 from raw.account_consent as author where author.instance_id = p.instance_id "
+              "and author.account_id = p.account_id and author.consent_status = 'opted_out')")
 _DAY_POSTS = """
     day_posts as (
         select p.*

@@ -39,9 +39,9 @@ HOUR_POSTS_SQL = """
     ),
     sentiment as (""" + CURRENT_SENTIMENT_SQL.format(posts="hour_posts") + """)
     select p.post_id, concat_ws(E'\n\n', nullif(p.spoiler_text, ''), p.content_text),
-           case when coalesce((select author.consent_status = 'opted_out' from marts.accounts as author
-                               where author.instance_id = p.instance_id and author.account_id = p.account_id),
-                              false) then null else p.account_acct end,
+           case when exists (select 1 from raw.account_consent as author where author.instance_id = p.instance_id
+                             and author.account_id = p.account_id and author.consent_status = 'opted_out')
+                then null else p.account_acct end,
            p.hashtags, p.language, p.engagement_score, s.sentiment_score
     from hour_posts as p
     left join sentiment as s on s.post_id = p.post_id and s.status = 'scored'

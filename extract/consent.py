@@ -287,6 +287,7 @@ def record_consent(cur, consent: BatchConsent) -> list[tuple[str, str, str]]:
 
     values = [(seen.instance_id, seen.account_id, seen.acct, OPTED_OUT if seen.reason else COLLECTED, seen.reason,
                seen.checked_at) for seen in consent.accounts.values()]
+    values.sort(key=lambda value: (value[0], value[1]))  # one lock order for concurrent loaders (no deadlock)
     rows = execute_values(cur, """
         with incoming (instance_id, account_id, acct, consent_status, consent_reason, consent_checked_at) as (
             values %s

@@ -48,23 +48,28 @@
 {%- endmacro %}
 
 {#- A Status JSON object without its text (the same fields as extract/consent.py blanks), one level. -#}
-{% macro status_without_text(expr) -%}
+{% macro status_without_text(expr, profile=true) -%}
     {{ expr }} || jsonb_build_object(
         'content', '', 'spoiler_text', '', 'text', null, 'card', null, 'poll', null,
-        'media_attachments', {{ forkalytics.media_without_descriptions(expr ~ " -> 'media_attachments'") }},
+        'media_attachments', {{ forkalytics.media_without_descriptions(expr ~ " -> 'media_attachments'") }}
+        {%- if profile %},
         'account', {{ forkalytics.account_without_profile(expr ~ " -> 'account'") }}
+        {%- endif %}
     )
 {%- endmacro %}
 
-{#- A stored event payload without text (the Status and a boosted Status); `reason` is SQL for the label. -#}
-{% macro redacted_payload(expr, reason="'account opted out'") -%}
+{#-
+  A stored event payload without text (the Status and a boosted Status); `reason` is SQL for the label;
+  `profile` false keeps the author's profile (a deleted post of a consenting account).
+-#}
+{% macro redacted_payload(expr, reason="'account opted out'", profile=true) -%}
     case
         when jsonb_typeof({{ expr }}) = 'object'
-            then {{ forkalytics.status_without_text(expr) }} || jsonb_build_object(
+            then {{ forkalytics.status_without_text(expr, profile) }} || jsonb_build_object(
                 'reblog',
                 case
                     when jsonb_typeof({{ expr }} -> 'reblog') = 'object'
-                        then {{ forkalytics.status_without_text("(" ~ expr ~ " -> 'reblog')") }}
+                        then {{ forkalytics.status_without_text("(" ~ expr ~ " -> 'reblog')", profile) }}
                     else {{ expr }} -> 'reblog'
                 end,
                 'forkalytics_redaction', {{ reason }}
@@ -75,35 +80,40 @@
 
 {#-
   Post-hook: blank `columns` (name -> redacted SQL expression over `target`) in the rows of opted-out
-  accounts, and in the rows of deleted posts when `deleted` (SQL over `target`) is given and
-  redact_deleted_content is on, where `pending` (SQL over `target`) says text is still there. `key` is
-  `account_id` (the table has the author) or the name of the table's post id column (the author is looked
-  up in int_status_observations).
+  accounts where `pending` (SQL over `target`) says text is still there. `key` is `account_id` (the table
+  has the author) or the name of the table's post id column (the author is looked up in
+  int_status_observations). With `deleted` (SQL over `target`) and redact_deleted_content on, a second
+  statement blanks `deleted_columns` (the post's text; the author's profile stays) in deleted posts' rows
+  where `deleted_pending` (default `pending`) holds.
 -#}
-{% macro redact_opted_out(columns, pending, key='account_id', deleted=none) -%}
+{% macro redact_opted_out(columns, pending, key='account_id', deleted=none, deleted_columns=none,
+                          deleted_pending=none) -%}
     update {{ this }} as target
     set
         {%- for name, expr in columns.items() %}
             {{ name }} = {{ expr }}{{ ',' if not loop.last }}
         {%- endfor %}
     where
-        (
-            {%- if key == 'account_id' %}
-                (target.instance_id, target.account_id) in {{ forkalytics.opted_out_accounts() }}
-            {%- else %}
-                (target.instance_id, target.{{ key }}) in (
-                    select
-                        observations.instance_id,
-                        observations.status_id
-                    from {{ ref('int_status_observations') }} as observations
-                    where (observations.instance_id, observations.account_id) in {{ forkalytics.opted_out_accounts() }}
-                )
-            {%- endif %}
-            {%- if deleted and forkalytics.redact_deleted() %}
-                or ({{ deleted }})
-            {%- endif %}
-        )
-        and ({{ pending }})
+        ({{ pending }})
+        {%- if key == 'account_id' %}
+            and (target.instance_id, target.account_id) in {{ forkalytics.opted_out_accounts() }}
+        {%- else %}
+            and (target.instance_id, target.{{ key }}) in (
+                select
+                    observations.instance_id,
+                    observations.status_id
+                from {{ ref('int_status_observations') }} as observations
+                where (observations.instance_id, observations.account_id) in {{ forkalytics.opted_out_accounts() }}
+            )
+        {%- endif %}
+    {%- if deleted and forkalytics.redact_deleted() %};
+        update {{ this }} as target
+        set
+            {%- for name, expr in (deleted_columns or columns).items() %}
+                {{ name }} = {{ expr }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        where ({{ deleted_pending or pending }}) and ({{ deleted }})
+    {%- endif %}
 {%- endmacro %}
 
 {#- (instance_id, status_id) of every post a delete event removed, as a subquery. -#}
@@ -120,9 +130,7 @@
 {#- The post-hooks of the incremental models that keep text (one per model). -#}
 {% macro privacy_hook_deduped_events() -%}
     {{ forkalytics.redact_opted_out({
-        'payload': forkalytics.redacted_payload('target.payload',
-            "case when (target.instance_id, target.status_id) in " ~ forkalytics.deleted_statuses(this)
-            ~ " then 'post deleted' else 'account opted out' end"),
+        'payload': forkalytics.redacted_payload('target.payload'),
         'content_html': "''",
         'spoiler_text': "''",
         'poll': 'null',
@@ -133,7 +141,14 @@
     }, "jsonb_typeof(target.payload) = 'object' and not target.payload ?| array['forkalytics_redaction',"
        ~ " 'forkalytics_redacted']",
        deleted="target.carries_status and (target.instance_id, target.status_id) in "
-       ~ forkalytics.deleted_statuses(this)) }}
+       ~ forkalytics.deleted_statuses(this),
+       deleted_columns={
+        'payload': forkalytics.redacted_payload('target.payload', "'post deleted'", profile=false),
+        'content_html': "''",
+        'spoiler_text': "''",
+        'poll': 'null',
+        'media_attachments': forkalytics.media_without_descriptions('target.media_attachments'),
+    }) }}
 {%- endmacro %}
 
 {% macro privacy_hook_status_observations() -%}
@@ -149,9 +164,17 @@
        ~ " or coalesce(target.account_display_name, '') <> '' or coalesce(target.account_note_html, '') <> ''"
        ~ " or coalesce(jsonb_array_length(case when jsonb_typeof(target.account_fields) = 'array'"
        ~ " then target.account_fields end), 0) > 0"
-       ~ " or target.media_attachments::text like '%\"description\": \"%'",
+       ~ " or target.media_attachments::text similar to '%\"(description|url)\": \"%'",
        deleted="(target.instance_id, target.status_id) in "
-       ~ forkalytics.deleted_statuses(ref('int_stream_events__deduped'))) }}
+       ~ forkalytics.deleted_statuses(ref('int_stream_events__deduped')),
+       deleted_columns={
+        'content_html': "''",
+        'content_text': "''",
+        'spoiler_text': "''",
+        'media_attachments': forkalytics.media_without_descriptions('target.media_attachments'),
+    },
+       deleted_pending="coalesce(target.content_html, '') <> '' or coalesce(target.spoiler_text, '') <> ''"
+       ~ " or target.media_attachments::text similar to '%\"(description|url)\": \"%'") }}
 {%- endmacro %}
 
 {#- int_post_versions (intermediate: also media and deleted posts) and marts.post_versions. -#}
@@ -161,7 +184,7 @@
         ~ " or coalesce(target.content_text, '') <> ''" -%}
     {%- if intermediate -%}
         {%- do columns.update({'media_attachments': forkalytics.media_without_descriptions('target.media_attachments')}) -%}
-        {%- set pending = pending ~ " or target.media_attachments::text like '%\"description\": \"%'" -%}
+        {%- set pending = pending ~ " or target.media_attachments::text similar to '%\"(description|url)\": \"%'" -%}
     {%- endif -%}
     {{ forkalytics.redact_opted_out(columns, pending, key='post_id',
         deleted='target.deleted_at is not null' if intermediate else none) }}
