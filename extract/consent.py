@@ -5,9 +5,10 @@ default): ``indexable: false`` (Mastodon 4.3+), ``noindex: true``, ``discoverabl
 community tags ``#nobot``, ``#noindex``, ``#nosearch`` in its bio (``note``) or profile fields. A Status that
 is not ``public`` is treated the same way whoever wrote it.
 
-For such a Status the stored payload keeps ids, times, counts, tags, mentions, media types and the account's
-id, username and acct, so every aggregate still counts it; it loses the text: ``content``, ``spoiler_text``,
-``text``, the card, the poll, media descriptions, and the account's display name, bio and fields. The reason
+For such a Status the stored payload keeps ids, times, counts, tags, mentions, media types, the link card's URL
+and the account's id, username and acct, so every aggregate still counts it; it loses the text: ``content``,
+``spoiler_text``, ``text``, the card's text, the poll, media descriptions and URLs, and the account's display
+name, bio and fields. The reason
 is recorded in the payload (``forkalytics_redaction``) and, per account, in ``raw.account_consent`` (the
 current consent of every author, read by dbt for ``marts.accounts`` and for redacting incremental tables).
 
@@ -133,6 +134,9 @@ def _redact_status(status: dict[str, Any], event_id: str, policy: PrivacyPolicy,
     result = dict(status)
     if reason is not None:
         result = redact_status(result, event_id)
+        card = status.get("card")
+        if isinstance(card, dict) and card.get("url"):  # the shared link still counts in trending links
+            result["card"] = {"url": card["url"], "type": card.get("type")}
         if isinstance(result.get("account"), dict):
             result["account"] = redact_account(result["account"])
         result[REASON_KEY] = reason

@@ -50,7 +50,11 @@
 {#- A Status JSON object without its text (the same fields as extract/consent.py blanks), one level. -#}
 {% macro status_without_text(expr, profile=true) -%}
     {{ expr }} || jsonb_build_object(
-        'content', '', 'spoiler_text', '', 'text', null, 'card', null, 'poll', null,
+        'content', '', 'spoiler_text', '', 'text', null, 'poll', null,
+        'card', case
+            when jsonb_typeof({{ expr }} -> 'card') = 'object'
+                then jsonb_build_object('url', {{ expr }} -> 'card' -> 'url', 'type', {{ expr }} -> 'card' -> 'type')
+        end,
         'media_attachments', {{ forkalytics.media_without_descriptions(expr ~ " -> 'media_attachments'") }}
         {%- if profile %},
         'account', {{ forkalytics.account_without_profile(expr ~ " -> 'account'") }}

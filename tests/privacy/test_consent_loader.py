@@ -71,7 +71,9 @@ def test_opted_out_and_non_public_statuses_are_stored_without_text(warehouse, tm
     for status, reason in ((opted, "indexable: false"), (unlisted, "visibility: unlisted")):
         (stored,) = _stored(warehouse, status["id"])
         assert stored["forkalytics_redaction"] == reason
-        assert stored["content"] == "" and stored["spoiler_text"] == "" and stored["card"] is None
+        assert stored["content"] == "" and stored["spoiler_text"] == "" and stored["poll"] is None
+        card = status.get("card")
+        assert stored["card"] == ({"url": card["url"], "type": card.get("type")} if card else None)
         assert stored["account"]["display_name"] == "" and stored["account"]["note"] == ""
         assert stored["account"]["fields"] == []
         assert all(m.get("description") is None for m in stored["media_attachments"])
@@ -147,3 +149,11 @@ def test_privacy_configuration():
         parse_config({"privacy": {"honour_noindex": "yes"}})
     with pytest.raises(ConfigError, match="Unknown setting 'honor_noindex' in privacy"):
         parse_config({"privacy": {"honor_noindex": True}})
+
+
+def test_a_shared_link_of_an_opted_out_post_still_counts_without_its_text(warehouse, tmp_path, statuses):
+    carded = next(s for s in statuses if isinstance(s.get("card"), dict) and s["card"].get("title"))
+    opted = {**carded, "account": {**carded["account"], "discoverable": False}}
+    RawLoader(warehouse.dsn, tmp_path).load_batch("t:1", [_event(opted)])
+    (stored,) = _stored(warehouse, opted["id"])
+    assert stored["card"] == {"url": carded["card"]["url"], "type": carded["card"]["type"]}
