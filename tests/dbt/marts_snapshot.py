@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import psycopg2
 
-# The dbt core models (staging of raw, intermediate, the top-level marts) and their tests, without the marts
-# other parts of the project add in subfolders of marts/: `dbt build --select <CORE_SELECTION>`.
-CORE_SELECTION = ["--select", "path:dbt_project/models/staging/mastodon", "path:dbt_project/models/intermediate",
-                  "path:dbt_project/models/marts/*.sql", "--indirect-selection", "cautious"]
+# The top-level marts, everything they are built from (staging, intermediate, the models other parts add
+# upstream of them) and the tests of those models, without the marts other parts of the project add in
+# subfolders of marts/: `dbt build <CORE_SELECTION>`.
+CORE_SELECTION = ["--select", "+path:dbt_project/models/marts/*.sql", "--indirect-selection", "cautious"]
 
 # processed_at records when dbt first processed an event: a full refresh sets it anew by design.
 AUDIT_COLUMNS = {"processed_at"}

@@ -3,6 +3,8 @@
   discoverable flags, profile fields), built from every observation of the account as a post author
   (not a dbt snapshot, so changes between two runs are all kept). Counts (followers, statuses) change
   constantly and are not part of a profile version. A profile that changes back is a new version.
+  Observations from posts that were later deleted are left out: the profile they show is part of the
+  deleted content (redacted in raw), so an incremental run and a full refresh agree.
 -#}
 with
 
@@ -14,6 +16,14 @@ observations as (
             order by observations.observed_at, observations.event_id
         ) as previous_profile_key
     from {{ ref('int_status_observations') }} as observations
+    -- the author as shown on a deleted post is deleted content (the loader blanks it in raw): not history
+    where not exists (
+            select 1
+            from {{ ref('int_status_deletes') }} as deletes
+            where
+                deletes.instance_id = observations.instance_id
+                and deletes.status_id = observations.status_id
+        )
 ),
 
 changes as (

@@ -63,7 +63,7 @@ final as (
         versions.hashtags,
         versions.mentions,
         versions.media_count,
-        versions.version_key as content_hash,
+        {{ redacted('versions.version_key', 'versions.deleted_at') }} as content_hash,
         versions.first_observed_at,
         versions.last_observed_at,
         versions.observation_count,

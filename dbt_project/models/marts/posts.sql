@@ -77,7 +77,7 @@ final as (
         latest.reblog_of_id is not null as is_reblog,
         versions.media_count > 0 as has_media,
         versions.media_count,
-        versions.has_poll,
+        {{ redacted('versions.has_poll', 'versions.deleted_at') }} as has_poll,
         latest.application_name,
         coalesce(metrics.replies_count, 0) as replies_count,
         coalesce(metrics.reblogs_count, 0) as reblogs_count,
