@@ -158,11 +158,17 @@ def enrich_step(config: Config, dsn: str, say: Callable[[str], None]) -> StepRes
 
 def run_cycle(config: Config, warehouse: Warehouse, *, say: Callable[[str], None],
               stop_event: threading.Event | None = None, full_refresh: bool = False,
-              enrich: bool = True, quiet_dbt: bool = True) -> CycleReport:
-    """Run one cycle; say one line per step; record it in ``state_dir/cycles.jsonl``; never raise for a step."""
+              rebuild_history: bool = False, enrich: bool = True, quiet_dbt: bool = True) -> CycleReport:
+    """Run one cycle; say one line per step; record it in ``state_dir/cycles.jsonl``; never raise for a step.
+
+    ``full_refresh`` rebuilds every model except the deduplicated event history, which retention may have
+    pruned from raw; ``rebuild_history`` rebuilds that too (only when raw holds every event again).
+    """
     stop_event = stop_event or threading.Event()
     report = CycleReport(started_at=datetime.now(timezone.utc).isoformat(), full_refresh=full_refresh)
     refresh = ["--full-refresh"] if full_refresh else []
+    if full_refresh and rebuild_history:
+        refresh += ["--vars", '{"rebuild_event_history": true}']
 
     def attempt(name: str, action: Callable[[], StepResult]) -> StepResult:
         if stop_event.is_set():

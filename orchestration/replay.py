@@ -46,5 +46,18 @@ def replay(config: Config, warehouse: Warehouse, *, say: Callable[[str], None], 
             report = load_archive(Path(path), loader, default_instance=default_instance,
                                   batch_size=config.extract.batch_max_events, on_batch=progress.update)
             say(progress.finish() + f" ({report.rows:,} new, {report.skipped_batches} batch(es) already loaded)")
+    pruned = pruned_archives(config)
+    rebuild_history = bool(archives) or not pruned
     say(f"replaying {raw_event_count(warehouse):,} raw events into every mart (full refresh)")
-    return run_cycle(config, warehouse, say=say, full_refresh=True, enrich=enrich, quiet_dbt=quiet_dbt)
+    if not rebuild_history:
+        say(f"retention has archived and pruned old raw events ({len(pruned)} archive(s) in {pruned[0].parent}): "
+            "the deduplicated event history is kept as it is and everything built from it is rebuilt; to rebuild "
+            "the history itself after a change to its model, pass those archives with --archive")
+    return run_cycle(config, warehouse, say=say, full_refresh=True, rebuild_history=rebuild_history,
+                     enrich=enrich, quiet_dbt=quiet_dbt)
+
+
+def pruned_archives(config: Config) -> list[Path]:
+    """The archives ``forkalytics retention`` wrote (raw events it pruned), oldest first."""
+    directory = config.retention.archive_dir or config.state_dir / "archive"
+    return sorted(Path(directory).glob("*.jsonl*")) if Path(directory).is_dir() else []

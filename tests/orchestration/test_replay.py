@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -74,4 +75,29 @@ def test_replay_loads_archives_and_rebuilds_partitioned_raw(partitioned_warehous
     assert report.success, lines
     assert any("0 new, 1 batch(es) already loaded" in line for line in lines), lines
     assert query(warehouse, "select count(*) from raw.stream_events") == [(60,)]
+    assert snapshot_marts(warehouse.dsn) == before
+
+    # With nothing pruned, a replay rebuilds the deduplicated event history itself from raw.
+    conn = psycopg2.connect(warehouse.dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute("delete from intermediate.int_stream_events__deduped")
+    conn.close()
+    lines = []
+    report = replay(load_config(config_path), warehouse, say=lines.append, quiet_dbt=True)
+    assert report.success, lines
+    assert snapshot_marts(warehouse.dsn) == before
+
+    # Once retention has archived and pruned raw events, a replay without those archives keeps the history.
+    archive_dir = tmp_path / "state" / "archive"
+    archive_dir.mkdir(parents=True)
+    shutil.copy(archive, archive_dir / "stream_events_20260920-20260930_1.jsonl")
+    conn = psycopg2.connect(warehouse.dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute("delete from raw.stream_events where received_at < '2026-10-01'")
+        assert cur.rowcount > 0
+    conn.close()
+    lines = []
+    report = replay(load_config(config_path), warehouse, say=lines.append, quiet_dbt=True)
+    assert report.success, lines
+    assert any("history is kept" in line for line in lines), lines
     assert snapshot_marts(warehouse.dsn) == before
