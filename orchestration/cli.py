@@ -115,6 +115,9 @@ def cmd_stream(args: argparse.Namespace, config: Config) -> int:
         _print_load(report.loaded)
     if report.buffered_segments:
         say(f"{report.buffered_segments} buffer segment(s) wait in {config.state_dir / 'spool'} for the next load")
+    if report.stopped:
+        say(f"{len(report.stopped)} stream(s) stopped on an error; exit code 1 so a supervisor notices")
+        return 1
     if report.failures and not any(report.events.values()):
         return 1
     return 0

@@ -44,6 +44,8 @@ class StreamRunReport:
     loaded: LoadReport = field(default_factory=LoadReport)
     failures: list[str] = field(default_factory=list)
     buffered_segments: int = 0
+    # streams that stopped on an error they cannot recover from (e.g. the buffer cannot be written)
+    stopped: list[str] = field(default_factory=list)
 
 
 class _LoaderThread(threading.Thread):
@@ -210,6 +212,8 @@ class Streamer:
             key = f"{worker.instance.instance_id} {worker.stream}"
             report.events[key] = worker.stats.events
             report.reconnects += worker.stats.reconnects
+            if worker.failed:
+                report.stopped.append(f"{key}: {worker.failed}")
         for instance_id, backfiller in self.backfillers.items():
             report.backfilled[instance_id] = backfiller.recovered
         report.failures = list(self._failures)
