@@ -6,9 +6,11 @@ or JSON column of any table of raw, intermediate, marts or enrichment, nor in an
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from enrichment.runner import run_enrichment
 from orchestration.config import parse_config
 from orchestration.cycle import run_cycle
 from tests.enrichment.enrich_fakes import FakeOpenAI
@@ -63,6 +65,10 @@ def test_opted_out_accounts_are_counted_and_their_text_is_nowhere(warehouse, tmp
         lines: list[str] = []
         report = run_cycle(config, warehouse, say=lines.append)
         assert report.success, lines
+        # Two days on, the day is complete: it is summarised too.
+        later = run_enrichment(warehouse.dsn, config.enrichment, say=lines.append,
+                               now=datetime.now(timezone.utc) + timedelta(days=2))
+        assert later.failures == 0, lines
         requests = [json.dumps(r["body"]) for r in fake.requests]
     assert requests, "the LLM provider was never asked anything"
 
@@ -119,6 +125,15 @@ def test_opted_out_accounts_are_counted_and_their_text_is_nowhere(warehouse, tmp
     leaked_accts = [acct for acct in opted_accts if f'"{acct}"' in sent or f'\\"{acct}\\"' in sent]
     assert not leaked_accts, [sent[max(0, sent.find(acct) - 400):sent.find(acct) + 60] for acct in leaked_accts]
     assert any(post_marker(post) in sent for post in kept_posts)  # the fake does receive texts
+
+    # Summaries and topics never name them either.
+    summaries = query(warehouse, "select coalesce(summary_text, '') || input_stats_json::text "
+                                 "from enrichment.daily_summaries")
+    topics = query(warehouse, "select coalesce(summary, '') || topic from enrichment.hourly_topics")
+    assert summaries and "top_posts" in summaries[0][0]
+    written = "\n".join(row[0] for row in summaries + topics)
+    assert not [acct for acct in opted_accts if f'"{acct}"' in written]
+    assert '"author": null' in written  # an opted-out author among the top posts, unnamed
 
     # Popular-post outputs never name them.
     popular = query(warehouse, "select author_acct, author_display_name, url, content_text "
