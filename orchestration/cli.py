@@ -145,7 +145,7 @@ def cmd_backfill(args: argparse.Namespace, config: Config) -> int:
                 result = backfiller.fill(BackfillJob(stream, since, until, reason="on demand"))
                 total += result.stored
                 say(f"{instance.instance_id} {stream}: {result.stored:,} statuses in {result.pages} page(s)")
-    report = RawLoader(dsn, config.state_dir).drain_spool(directory)
+    report = RawLoader(dsn, config.state_dir, config.privacy).drain_spool(directory)
     _print_load(report)
     return 0
 
@@ -160,7 +160,7 @@ def cmd_load(args: argparse.Namespace, config: Config) -> int:
         raise UserError("Say what to load: --from FILE.jsonl, or --buffered for events the streamer buffered.",
                         exit_code=2)
     warehouse = Warehouse(config.warehouse)
-    loader = RawLoader(warehouse.ensure_running(), config.state_dir)
+    loader = RawLoader(warehouse.ensure_running(), config.state_dir, config.privacy)
     if args.buffered:
         _print_load(loader.drain_spool(spool_dir(config)), "loaded buffered:")
     if args.source:
