@@ -130,6 +130,7 @@ def dbt_step(name: str, args: list[str], config: Config, dsn: str, *, quiet: boo
     started = time.monotonic()
     result = run_dbt(args, dsn, state_dir=config.state_dir, quiet=quiet)
     summary = result.summary.split(": ", 1)[1] if ": " in result.summary else result.summary
+    summary = summary.removeprefix("ok ")  # the step's line says ok already
     if not result.success and not result.counts:
         # dbt stopped before running anything (bad project, unreachable database): show why.
         tail = [line.strip() for line in result.output_tail.splitlines() if line.strip()]

@@ -36,7 +36,7 @@ _STATUS_GROUPS = {
     "warn": "warn",
     "error": "error", "fail": "error", "runtime error": "error",
     "skipped": "skip",
-    "no-op": "skip",
+    "no-op": "no-op",  # exposures and other nodes with nothing to run: not shown in the summary
 }
 
 

@@ -1,9 +1,10 @@
 """``forkalytics demo``: two simulated Mastodon instances streamed into the embedded warehouse, then dbt.
 
 Everything is real but the Mastodon servers: the simulators speak Mastodon's wire protocol on local ports,
-the streamer, buffer, dlt loader, PostgreSQL and dbt are the ones production uses. After streaming, the
-steps of ``REPORT_STEPS`` run in order (raw events per instance, ``dbt build``, rows per mart); a step that
-adds output appends a function taking the ``DemoRun``.
+the streamer, buffer, dlt loader, PostgreSQL, dbt and the offline enrichment providers are the ones
+production uses. After streaming, the steps of ``REPORT_STEPS`` run in order (raw events
+per instance, one ELT cycle as ``forkalytics run``, rows per mart, trending hashtags per method, sentiment
+distribution and the day's summary); a step that adds output appends a function taking the ``DemoRun``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from orchestration.config import Config, InstanceConfig
-from orchestration.dbt_runner import DbtResult, mart_row_counts, run_dbt
+from orchestration.cycle import CycleReport
+from orchestration.dbt_runner import mart_row_counts
 from orchestration.errors import UserError
 from orchestration.warehouse import Warehouse
 
@@ -84,7 +86,7 @@ class DemoRun:
     dsn: str
     instance_ids: list[str]
     say: Callable[[str], None]
-    dbt: DbtResult | None = None
+    cycle: CycleReport | None = None
     mart_counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -112,21 +114,16 @@ def report_raw_events(demo: DemoRun) -> None:
         raise UserError("The demo loaded no events for at least one instance; see the messages above.")
 
 
-def build_marts(demo: DemoRun) -> None:
-    """``dbt build`` of the whole project (staging, intermediate, marts and their tests), one summary line."""
-    from enrichment.schema import ensure_schema
+def run_cycle_step(demo: DemoRun) -> None:
+    """One ELT cycle, as ``forkalytics run`` does it: load what is buffered, ``dbt build`` (staging,
+    intermediate, marts and their tests), enrichment with the offline providers, ``dbt build`` of the
+    enrichment marts; one line per step."""
+    from orchestration.cycle import run_cycle
 
-    conn = demo.warehouse.connect()
-    try:
-        ensure_schema(conn)  # the enrichment tables dbt reads as sources, empty until enrichment runs
-    finally:
-        conn.close()
-    demo.say("building the marts with dbt ...")
-    demo.dbt = run_dbt(["build"], demo.dsn, state_dir=demo.config.state_dir, quiet=True)
-    demo.say(demo.dbt.summary)
-    if not demo.dbt.success:
-        log_hint = f" (dbt's log: {demo.dbt.log_path})" if demo.dbt.log_path else ""
-        raise UserError(f"dbt build failed, so the marts are incomplete{log_hint}.")
+    demo.say("running one ELT cycle (load, dbt build, enrichment, dbt build of the enrichment marts) ...")
+    demo.cycle = run_cycle(demo.config, demo.warehouse, say=demo.say)
+    if not demo.cycle.success:
+        raise UserError(f"The cycle failed at: {', '.join(demo.cycle.failed_steps)}; see the lines above.")
 
 
 def report_mart_counts(demo: DemoRun) -> None:
@@ -145,8 +142,41 @@ def report_mart_counts(demo: DemoRun) -> None:
         raise UserError(f"The demo left these marts empty: {', '.join(empty)}.")
 
 
-# Later steps (trending, summaries) append themselves here; each gets the DemoRun and may raise UserError.
-REPORT_STEPS: list[Callable[[DemoRun], None]] = [report_raw_events, build_marts, report_mart_counts]
+def report_trending(demo: DemoRun) -> None:
+    """The top trending hashtags per instance, fediverse-wide, and method (marts.trending_hashtags)."""
+    from orchestration.reports import trending_report
+
+    conn = demo.warehouse.connect()
+    try:
+        lines = trending_report(conn)
+    finally:
+        conn.close()
+    demo.say("trending hashtags (latest hour, per scope and method):")
+    for line in lines:
+        demo.say(f"  {line}")
+
+
+def report_enrichment(demo: DemoRun) -> None:
+    """The sentiment distribution and the day's summary from the offline providers."""
+    from enrichment.report import enrichment_report
+
+    conn = demo.warehouse.connect()
+    try:
+        lines = enrichment_report(conn, summaries=demo.config.enrichment.summaries)
+    finally:
+        conn.close()
+    for line in lines:
+        demo.say(line)
+
+
+# What the demo shows after streaming, in order; each step gets the DemoRun and may raise UserError.
+REPORT_STEPS: list[Callable[[DemoRun], None]] = [
+    report_raw_events,
+    run_cycle_step,
+    report_mart_counts,
+    report_trending,
+    report_enrichment,
+]
 # Marts any few seconds of the demo's traffic fill.
 POPULATED_MARTS = ("instances", "accounts", "posts", "post_versions", "hashtags", "post_hashtags", "stream_events",
                    "fediverse_posts")
