@@ -99,7 +99,7 @@ class StreamConnection:
                 payload = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks if c)
                 self.wfile.write(payload)
                 self.wfile.flush()
-            except OSError:
+            except (OSError, ValueError):  # ValueError: the handler already closed the file (client gone)
                 self.close()
                 return False
             self.frames_written += 1
