@@ -1,38 +1,12 @@
 {#-
   One row per daily summary attempt result: instance, local day window and (model, prompt_version), typed,
-  with the headline statistics extracted from input_stats_json. Empty (same columns) before the first
-  enrichment run created the source table.
+  with the headline statistics extracted from input_stats_json. The source table exists from the start
+  (`forkalytics db start`, Warehouse.bootstrap, creates it); it is empty until the first enrichment run.
 -#}
-{%- set source_relation = load_relation(source('enrichment', 'daily_summaries')) if execute is sameas true else none -%}
 with
 
 source_summaries as (
-    {% if source_relation is not none or execute is not sameas true %}
-        select * from {{ source('enrichment', 'daily_summaries') }}
-    {% else %}
-        select
-            cast(null as text) as instance_id,
-            cast(null as date) as summary_date,
-            cast(null as text) as time_zone,
-            cast(null as timestamptz) as window_start,
-            cast(null as timestamptz) as window_end,
-            cast(null as text) as model,  -- noqa: RF04
-            cast(null as text) as prompt_version,
-            cast(null as text) as provider,  -- noqa: RF04
-            cast(null as text) as status,
-            cast(null as {{ json_type_name() }}) as input_stats_json,
-            cast(null as text) as input_hash,
-            cast(null as text) as summary_text,
-            cast(null as {{ json_type_name() }}) as trending_topics,
-            cast(null as {{ json_type_name() }}) as notable_events,
-            cast(null as text) as error,
-            cast(null as timestamptz) as analyzed_at,
-            cast(null as timestamptz) as last_attempt_at,
-            cast(null as integer) as attempt_count,
-            cast(null as integer) as prompt_tokens,
-            cast(null as integer) as completion_tokens
-        where false
-    {% endif %}
+    select * from {{ source('enrichment', 'daily_summaries') }}
 ),
 
 final as (

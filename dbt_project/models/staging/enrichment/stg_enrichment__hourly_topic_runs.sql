@@ -1,34 +1,12 @@
 {#-
   One row per topic analysis of an instance and UTC hour with a (model, prompt_version): its status, audit
   columns and what validation dropped from the provider's answer. Empty before the first enrichment run.
+  The source table exists from the start: `forkalytics db start` (Warehouse.bootstrap) creates it.
 -#}
-{%- set source_relation = load_relation(source('enrichment', 'hourly_topic_runs')) if execute is sameas true else none -%}
 with
 
 source_runs as (
-    {% if source_relation is not none or execute is not sameas true %}
-        select * from {{ source('enrichment', 'hourly_topic_runs') }}
-    {% else %}
-        select
-            cast(null as text) as instance_id,
-            cast(null as timestamptz) as hour_start,
-            cast(null as timestamptz) as hour_end,
-            cast(null as text) as model,  -- noqa: RF04
-            cast(null as text) as prompt_version,
-            cast(null as text) as provider,  -- noqa: RF04
-            cast(null as text) as status,
-            cast(null as integer) as input_post_count,
-            cast(null as integer) as topic_count,
-            cast(null as {{ json_type_name() }}) as validation_notes,
-            cast(null as text) as input_hash,
-            cast(null as text) as error,
-            cast(null as timestamptz) as analyzed_at,
-            cast(null as timestamptz) as last_attempt_at,
-            cast(null as integer) as attempt_count,
-            cast(null as integer) as prompt_tokens,
-            cast(null as integer) as completion_tokens
-        where false
-    {% endif %}
+    select * from {{ source('enrichment', 'hourly_topic_runs') }}
 ),
 
 final as (

@@ -1,31 +1,12 @@
 {#-
   One row per topic found in an instance's UTC hour by a (model, prompt_version), typed. Post counts,
   average sentiment and post ids were computed and validated by enrichment/ against the hour's posts.
-  Empty before the first enrichment run.
+  Empty before the first enrichment run; the source table exists from the start (Warehouse.bootstrap).
 -#}
-{%- set source_relation = load_relation(source('enrichment', 'hourly_topics')) if execute is sameas true else none -%}
 with
 
 source_topics as (
-    {% if source_relation is not none or execute is not sameas true %}
-        select * from {{ source('enrichment', 'hourly_topics') }}
-    {% else %}
-        select
-            cast(null as text) as instance_id,
-            cast(null as timestamptz) as hour_start,
-            cast(null as text) as model,  -- noqa: RF04
-            cast(null as text) as prompt_version,
-            cast(null as integer) as topic_rank,
-            cast(null as text) as topic,
-            cast(null as text) as summary,  -- noqa: RF04
-            cast(null as integer) as post_count,
-            cast(null as double precision) as average_sentiment,
-            cast(null as {{ json_type_name() }}) as sample_post_ids,
-            cast(null as {{ json_type_name() }}) as post_ids,
-            cast(null as text) as input_hash,
-            cast(null as timestamptz) as analyzed_at
-        where false
-    {% endif %}
+    select * from {{ source('enrichment', 'hourly_topics') }}
 ),
 
 final as (

@@ -1,41 +1,11 @@
 {#-
-  One row per enrichment result for a post version and (model, prompt_version), typed. Before the first
-  enrichment run the source table may not exist yet: the model is then empty (same columns and types)
-  instead of failing the build; the next dbt run after `forkalytics enrich` reads the table.
+  One row per enrichment result for a post version and (model, prompt_version), typed.
+  The source table exists from the start: `forkalytics db start` (Warehouse.bootstrap) creates it.
 -#}
-{%- set source_relation = load_relation(source('enrichment', 'post_sentiments')) if execute is sameas true else none -%}
 with
 
 source_sentiments as (
-    {% if source_relation is not none or execute is not sameas true %}
-        select * from {{ source('enrichment', 'post_sentiments') }}
-    {% else %}
-        select
-            cast(null as text) as instance_id,
-            cast(null as text) as post_id,
-            cast(null as integer) as status_version_seq,
-            cast(null as text) as model,  -- noqa: RF04
-            cast(null as text) as prompt_version,
-            cast(null as text) as provider,  -- noqa: RF04
-            cast(null as text) as status,
-            cast(null as double precision) as sentiment_score,
-            cast(null as text) as sentiment_label,
-            cast(null as text) as language,
-            cast(null as text) as skip_reason,
-            cast(null as text) as error,
-            cast(null as text) as input_hash,
-            cast(null as timestamptz) as analyzed_at,
-            cast(null as timestamptz) as first_attempt_at,
-            cast(null as timestamptz) as last_attempt_at,
-            cast(null as integer) as attempt_count,
-            cast(null as timestamptz) as next_retry_at,
-            cast(null as boolean) as reused,
-            cast(null as text) as request_id,
-            cast(null as integer) as request_post_count,
-            cast(null as integer) as prompt_tokens,
-            cast(null as integer) as completion_tokens
-        where false
-    {% endif %}
+    select * from {{ source('enrichment', 'post_sentiments') }}
 ),
 
 final as (
