@@ -326,6 +326,10 @@ def test_instances_dimension(scenario: Scenario) -> None:
 # -- analyses -------------------------------------------------------------------------------------------
 
 def test_seed_example_queries_compile_and_run(scenario: Scenario) -> None:
+    # the analyses read the engagement and trending marts the core selection does not build
+    parents = run_dbt(["run", "--select", "post_metric_snapshots", "hashtag_uses", "hashtag_hourly_stats"],
+                      scenario.dsn, state_dir=scenario.state_dir / "analyses", quiet=True)
+    assert parents.success, parents.output_tail
     result = run_dbt(["compile", "--select", "resource_type:analysis"], scenario.dsn,
                      state_dir=scenario.state_dir / "analyses", quiet=True,
                      vars={"velocity_min_favourites_gained": 10, "analysis_as_of": "2026-11-20 12:30:00+00"})

@@ -1,3 +1,11 @@
+{{
+    config(
+        indexes=[
+            {'columns': ['instance_id', 'post_id']},
+            {'columns': ['created_at']},
+        ],
+    )
+}}
 {#-
   One row per post (instance-scoped key: post_id, instance_id): its current state. Content comes from the
   current version (post_versions), counts from the most recent observation of any source. Deleted posts

@@ -8,16 +8,10 @@
   was first observed inside the window, that first snapshot (growth before the first observation is unknown,
   not counted). first hour = count at created_at + 1 h (null when no snapshot was taken in the first hour).
 -#}
-{% set as_of = var('engagement_as_of', none) %}
 with
 
 reference as (
-    {% if as_of %}
-        select cast('{{ as_of }}' as timestamptz) as as_of
-    {% else %}
-        select max(snapshots.captured_at) as as_of
-        from {{ ref('post_metric_snapshots') }} as snapshots
-    {% endif %}
+    {{ snapshot_reference('engagement_as_of') }}
 ),
 
 posts as (

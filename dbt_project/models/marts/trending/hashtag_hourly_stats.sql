@@ -29,7 +29,7 @@ uses as (
 ),
 
 newest as (
-    select max({{ truncate_timestamp('hour', 'posts.created_at') }}) as last_hour
+    select {{ truncate_timestamp('hour', 'max(posts.created_at)') }} as last_hour
     from {{ ref('posts') }} as posts
 ),
 

@@ -51,7 +51,8 @@ reference as (
     {% if as_of %}
         select {{ truncate_timestamp('hour', "cast('" ~ as_of ~ "' as timestamptz)") }} as reference_hour
     {% else %}
-        select max({{ truncate_timestamp('hour', 'all_posts.created_at') }}) as reference_hour
+        -- the hour of the newest post (truncating after max() lets the index on posts.created_at answer)
+        select {{ truncate_timestamp('hour', 'max(all_posts.created_at)') }} as reference_hour
         from {{ ref('posts') }} as all_posts
     {% endif %}
 ),

@@ -4,18 +4,12 @@
   snapshot at or before the reference time (0 below trending_mastodon_status_min_interactions), score =
   (observed - 1)^2 * 0.5^(age in hours / trending_mastodon_status_half_life_hours); trending while score >=
   trending_mastodon_status_threshold. Eligible: public, not sensitive, no content warning, not a reply, not
-  a boost, language known, not deleted. Ranked per instance and language.
+  a boost, language known, not deleted. Ranked per instance and language. Only trending posts are rows.
 -#}
-{% set as_of = var('trending_as_of', none) %}
 with
 
 reference as (
-    {% if as_of %}
-        select cast('{{ as_of }}' as timestamptz) as as_of
-    {% else %}
-        select max(snapshots.captured_at) as as_of
-        from {{ ref('post_metric_snapshots') }} as snapshots
-    {% endif %}
+    {{ snapshot_reference('trending_as_of') }}
 ),
 
 eligible as (
@@ -107,6 +101,9 @@ final as (
         ranked.is_trending,
         cast(case when ranked.is_trending then ranked.position_in_language end as integer) as language_rank
     from ranked
+    -- only the posts that trend, as Mastodon's status_trends keeps only scores >= its decay threshold: the
+    -- mart stays as small as the trend list however long the history (BI tools read it whole)
+    where ranked.is_trending
 )
 
 select * from final
