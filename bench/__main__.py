@@ -235,15 +235,14 @@ def main(argv: list[str] | None = None) -> int:
             dsn = admin.ensure_running()
             state = work / f"state-{size}"
             figures["ingest"] = runner.run(f"{size:,}: loader", "load", dsn=dsn, state_dir=str(state),
-                                           archive=str(base), batch_size=5000)
+                                           archive=str(base))
             if "copy" not in skip:
                 figures["copy"] = runner.run(f"{size:,}: bare COPY", "copy", dsn=dsn, work_dir=str(work))
             figures["full_build"] = runner.run(f"{size:,}: dbt build (full)", "dbt", dsn=dsn, state_dir=str(state),
                                                args=["build"])
             if "incremental" not in skip:
                 figures["incremental_load"] = runner.run(f"{size:,}: load +{increment:,}", "load", dsn=dsn,
-                                                         state_dir=str(state), archive=str(extra),
-                                                         batch_size=5000)
+                                                         state_dir=str(state), archive=str(extra))
                 figures["incremental_build"] = runner.run(f"{size:,}: dbt build (incremental)", "dbt", dsn=dsn,
                                                           state_dir=str(state), args=["build"])
             if "queries" not in skip:

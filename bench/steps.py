@@ -41,13 +41,15 @@ def generate(path: str, events: int, seed: int, per_hour: int) -> dict[str, Any]
 
 
 @step
-def load(dsn: str, state_dir: str, archive: str, batch_size: int) -> dict[str, Any]:
+def load(dsn: str, state_dir: str, archive: str, batch_size: int | None = None) -> dict[str, Any]:
     """The project's loader, exactly as ``forkalytics load --from`` runs it."""
     from extract.archive import load_archive
     from extract.raw_loader import RawLoader
 
     started = time.perf_counter()
-    report = load_archive(Path(archive), RawLoader(dsn, Path(state_dir)), batch_size=batch_size)
+    from extract.archive import ARCHIVE_BATCH_EVENTS
+
+    report = load_archive(Path(archive), RawLoader(dsn, Path(state_dir)), batch_size=batch_size or ARCHIVE_BATCH_EVENTS)
     seconds = time.perf_counter() - started
     return {"rows": report.rows, "batches": report.batches, "seconds": seconds,
             "events_per_second": report.rows / seconds if seconds else None}

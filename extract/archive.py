@@ -8,16 +8,24 @@ are not UTF-8 travel as ``payload_base64``. ``forkalytics stream --record`` writ
 ``forkalytics load --from`` reads it, so captured streams and exports replay through the same loader.
 
 Loading is idempotent: a file's batches are keyed by the file's content hash and the batch number, so
-loading the same archive twice adds nothing.
+loading the same archive twice adds nothing. A large archive is read and prepared (normalised, consent pass,
+written as Arrow files) by a worker process while the loader ``COPY``s the batch before, so reading and
+loading use different cores.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import json
+import multiprocessing
+import os
+import queue
+import shutil
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,8 +34,9 @@ from typing import IO, Any
 
 import orjson
 
+from extract.consent import PrivacyPolicy
 from extract.events import SOURCES, RawEvent
-from extract.raw_loader import LoadReport, RawLoader
+from extract.raw_loader import LoadError, LoadReport, PreparedBatch, RawLoader, prepare_batch
 from orchestration.config import instance_id_for, normalise_instance_url
 from orchestration.errors import ConfigError, UserError
 
@@ -174,32 +183,96 @@ class ArchiveWriter:
             self._handle.close()
 
 
-def load_archive(path: Path, loader: RawLoader, *, default_instance: str | None = None, batch_size: int = 5000,
-                 on_batch: Callable[[int, float | None], None] | None = None) -> LoadReport:
-    """Load an archive into ``raw`` in batches keyed by file content and batch number (idempotent)."""
-    digest = file_digest(path)
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
-        compressed = handle.read(2) == b"\x1f\x8b"
-    report = LoadReport()
+# Events per batch of an archive load: one dlt run (and one COPY transaction) each; large enough that dlt's
+# fixed cost per run is small next to the COPY, small enough that a batch's rows stay well under 1 GB.
+ARCHIVE_BATCH_EVENTS = 25_000
+# Below this size an archive is prepared in-process: starting the worker would cost more than it saves.
+PARALLEL_MIN_BYTES = 32 << 20
+
+
+def _batches(path: Path, default_instance: str | None, batch_size: int) -> Iterator[tuple[list[RawEvent], int]]:
     batch: list[RawEvent] = []
-    number = 0
-
-    def flush(offset: int) -> None:
-        nonlocal batch, number
-        if not batch:
-            return
-        report.add(loader.load_batch(f"import:{digest}:{number:06d}", batch))
-        if on_batch is not None:
-            on_batch(len(batch), None if compressed or not size else offset / size)
-        number += 1
-        batch = []
-
     offset = 0
     for line in read_archive(path, default_instance):
         batch.append(line.event)
         offset = line.offset
         if len(batch) >= batch_size:
-            flush(offset)
-    flush(offset)
+            yield batch, offset
+            batch = []
+    if batch:
+        yield batch, offset
+
+
+def _prepared(path: Path, default_instance: str | None, batch_size: int, digest: str, privacy: PrivacyPolicy,
+              directory: Path) -> Iterator[tuple[PreparedBatch, int]]:
+    for number, (events, offset) in enumerate(_batches(path, default_instance, batch_size)):
+        yield prepare_batch(f"import:{digest}:{number:06d}", events, privacy, directory), offset
+
+
+def _worker(results: multiprocessing.Queue, arguments: tuple) -> None:
+    """The worker process: prepare every batch, in order, and hand each over (the queue bounds how far ahead)."""
+    try:
+        for item in _prepared(*arguments):
+            results.put(("batch", item))
+        results.put(("done", None))
+    except UserError as exc:
+        results.put(("user_error", (str(exc), exc.exit_code)))
+    except BaseException:  # noqa: BLE001 - reported to the loading process, which raises it
+        results.put(("crash", traceback.format_exc()))
+
+
+def _prepared_in_worker(arguments: tuple) -> Iterator[tuple[PreparedBatch, int]]:
+    context = multiprocessing.get_context("spawn")  # the loading process may hold threads and connections
+    results = context.Queue(maxsize=2)
+    worker = context.Process(target=_worker, args=(results, arguments), name="forkalytics-archive-reader",
+                             daemon=True)
+    worker.start()
+    try:
+        while True:
+            try:
+                kind, value = results.get(timeout=1.0)
+            except queue.Empty:
+                if not worker.is_alive():
+                    raise LoadError(f"the process reading the archive stopped (exit code {worker.exitcode}); "
+                                    "batches loaded so far stay loaded, and loading again resumes") from None
+                continue
+            if kind == "done":
+                return
+            if kind == "batch":
+                yield value
+            elif kind == "user_error":
+                raise UserError(*value)
+            else:
+                raise LoadError(f"reading the archive failed:\n{value}")
+    finally:
+        if worker.is_alive():
+            worker.terminate()
+        worker.join(timeout=10)
+        results.close()
+
+
+def load_archive(path: Path, loader: RawLoader, *, default_instance: str | None = None,
+                 batch_size: int = ARCHIVE_BATCH_EVENTS, on_batch: Callable[[int, float | None], None] | None = None,
+                 parallel: bool | None = None) -> LoadReport:
+    """Load an archive into ``raw`` in batches keyed by file content and batch number (idempotent).
+
+    ``parallel`` prepares the batches in a worker process while the previous one loads (default: for
+    archives of at least ``PARALLEL_MIN_BYTES``)."""
+    digest = file_digest(path)
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        compressed = handle.read(2) == b"\x1f\x8b"
+    if parallel is None:
+        parallel = size >= PARALLEL_MIN_BYTES
+    directory = loader.imports_dir / f"archive-{os.getpid()}-{digest}"
+    arguments = (path, default_instance, batch_size, digest, loader.privacy, directory)
+    report = LoadReport()
+    try:
+        with contextlib.closing(_prepared_in_worker(arguments) if parallel else _prepared(*arguments)) as batches:
+            for prepared, offset in batches:
+                report.add(loader.load_prepared(prepared))
+                if on_batch is not None:
+                    on_batch(prepared.rows, None if compressed or not size else offset / size)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
     return report

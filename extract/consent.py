@@ -12,10 +12,11 @@ name, bio and fields. The reason
 is recorded in the payload (``forkalytics_redaction``) and, per account, in ``raw.account_consent`` (the
 current consent of every author, read by dbt for ``marts.accounts`` and for redacting incremental tables).
 
-The loader calls :func:`apply_consent` on every batch (a fast text pre-check skips the JSON parse for the
-usual public Status of a consenting account) and :func:`after_load` once the batch is committed: it records
-the authors' consent, redacts the earlier raw payloads of an account that has just opted out, and redacts
-the raw payloads of the statuses the batch deletes.
+The loader runs a :class:`ConsentPass` over every batch (with the Status ``normalise`` parsed; given only the
+text, a fast pre-check skips the JSON parse for the usual public Status of a consenting account), which also
+redacts the batch's Statuses that a delete of the same batch removes, and :func:`after_load` once the batch is
+committed: it records the authors' consent, redacts the earlier raw payloads of an account that has just
+opted out, and redacts the raw payloads of earlier statuses the batch deletes.
 """
 
 from __future__ import annotations
@@ -183,6 +184,9 @@ def _needs_parse(text: str) -> bool:
         return True
     if text.count(_VISIBILITY) != text.count(_PUBLIC):
         return True
+    lowered = text.lower()
+    if not any(marker in lowered for marker in _TAG_MARKERS):  # the usual case: no community tag anywhere
+        return False
     for window in _profile_windows(text):
         lowered = window.lower()
         if any(marker in lowered for marker in _TAG_MARKERS):
@@ -190,63 +194,112 @@ def _needs_parse(text: str) -> bool:
     return False
 
 
-def apply_consent(rows: Sequence[RawRow], policy: PrivacyPolicy = STRICT) -> tuple[list[RawRow], BatchConsent]:
-    """Redact the payloads of opted-out accounts and non-public statuses; note each author's consent.
+_UNPARSED = object()
 
-    The event id stays the one of the payload as received (a redelivery is still recognised); the redacted
-    payload carries it under ``forkalytics_redacted``. An author that opts out in a later event of the batch
-    has its earlier events of the batch redacted too. Rows that are not a parsed Status pass unchanged."""
-    consent = BatchConsent(accounts={}, deleted={})
-    parsed: list[tuple[int, dict[str, Any]]] = []
-    out = list(rows)
-    for index, row in enumerate(rows):
+
+class ConsentPass:
+    """The consent pass over one batch, a row at a time (the loader hands each row over with the Status it
+    has just parsed, so nothing is parsed twice and a batch's parsed Statuses are never all held at once).
+
+    Redacts the payloads of opted-out accounts and non-public statuses and notes each author's consent. The
+    event id stays the one of the payload as received (a redelivery is still recognised); the redacted
+    payload carries it under ``forkalytics_redacted``. An author whose latest event in the batch opted out
+    has its other events of the batch redacted too, with that reason (in :meth:`finish`)."""
+
+    def __init__(self, policy: PrivacyPolicy = STRICT) -> None:
+        self.policy = policy
+        self.consent = BatchConsent(accounts={}, deleted={})
+        self.rows: list[RawRow] = []
+        self._by_author: dict[tuple[str, str], list[int]] = {}
+        self._originals: dict[int, dict[str, Any]] = {}  # index -> the Status as received, for redacted rows
+        self._reasons: dict[int, str] = {}
+
+    def add(self, row: RawRow, parsed: Any = _UNPARSED) -> None:
+        """Take the next row of the batch; ``parsed`` is its payload as parsed by ``normalise`` when known."""
+        index = len(self.rows)
+        self.rows.append(row)
         if row.payload_json is None or row.payload_raw_base64 is not None or row.payload_status_id is None:
-            continue
+            return
         if row.event_type in ID_EVENTS:
             if row.event_type == "delete":
-                consent.deleted.setdefault(row.instance_id, set()).add(row.payload_status_id)
-            continue
+                self.consent.deleted.setdefault(row.instance_id, set()).add(row.payload_status_id)
+            return
         if row.event_type not in STATUS_EVENTS or row.payload_error is not None:
-            continue
-        text = row.payload_json
-        if not _needs_parse(text):
-            account_id, acct = _account_ids_fast(text)
-            if account_id is not None:
-                _observe(consent, row, account_id, acct, None)
-            continue
-        status = json.loads(text)
-        if not isinstance(status, dict):
-            continue
-        account = status.get("account")
-        signal = account_opt_out(account, policy)
+            return
+        if parsed is _UNPARSED:
+            if not _needs_parse(row.payload_json):
+                account_id, acct = _account_ids_fast(row.payload_json)
+                if account_id is not None:
+                    self._note(index, row, account_id, acct, None)
+                return
+            parsed = json.loads(row.payload_json)
+        if not isinstance(parsed, dict):
+            return
+        account = parsed.get("account")
+        signal = account_opt_out(account, self.policy)
         if isinstance(account, dict) and account.get("id") is not None:
-            _observe(consent, row, str(account["id"]), account.get("acct"), signal)
-        parsed.append((index, status))
-    # Earlier events of an author whose latest event in the batch opted out are redacted as well.
-    opted_out = {key for key, seen in consent.accounts.items() if seen.reason is not None}
-    candidates = {index for index, _ in parsed}
-    if opted_out:
-        for index, row in enumerate(rows):
-            if index in candidates or row.payload_json is None or row.payload_raw_base64 is not None:
+            self._note(index, row, str(account["id"]), account.get("acct"), signal)
+        self._redact(index, parsed, None)
+
+    def _note(self, index: int, row: RawRow, account_id: str, acct: Any, reason: str | None) -> None:
+        _observe(self.consent, row, account_id, acct, reason)
+        self._by_author.setdefault((row.instance_id, account_id), []).append(index)
+
+    def _redact(self, index: int, status: dict[str, Any], force: str | None) -> None:
+        row = self.rows[index]
+        redacted, reason, _ = _redact_status(status, row.event_id, self.policy, force)
+        if reason is None or self._reasons.get(index) == reason:
+            return
+        if index not in self._originals:
+            self.consent.redacted_rows += 1
+        self._originals.setdefault(index, status)
+        self._reasons[index] = reason
+        self.rows[index] = replace(row, payload_json=_dumps(redacted))
+
+    def finish(self) -> tuple[list[RawRow], BatchConsent]:
+        """The batch's rows as they are to be stored, and what ``after_load`` needs to know."""
+        for key, seen in self.consent.accounts.items():
+            if seen.reason is None:
                 continue
-            if row.event_type in STATUS_EVENTS and row.payload_error is None:
-                account_id, _ = _account_ids_fast(row.payload_json)
-                if (row.instance_id, account_id) in opted_out:
-                    status = json.loads(row.payload_json)
-                    if isinstance(status, dict):
-                        parsed.append((index, status))
-    for index, status in parsed:
-        row = rows[index]
-        account = status.get("account")
-        key = (row.instance_id, str(account.get("id"))) if isinstance(account, dict) else None
-        force = consent.accounts[key].reason if key in opted_out else None
-        redacted, reason, _ = _redact_status(status, row.event_id, policy, force)
-        if reason is None:
+            for index in self._by_author.get(key, ()):
+                status = self._originals.get(index)
+                if status is None:
+                    status = json.loads(self.rows[index].payload_json)
+                self._redact(index, status, seen.reason)
+        if self.policy.redact_deletes_at_load and self.consent.deleted:
+            self.consent.redacted_rows += _redact_deleted_in_batch(self.rows, self.consent.deleted)
+        return self.rows, self.consent
+
+
+def apply_consent(rows: Sequence[RawRow], policy: PrivacyPolicy = STRICT) -> tuple[list[RawRow], BatchConsent]:
+    """:class:`ConsentPass` over rows whose payloads are not parsed yet."""
+    consent_pass = ConsentPass(policy)
+    for row in rows:
+        consent_pass.add(row)
+    return consent_pass.finish()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _redact_deleted_in_batch(rows: list[RawRow], deleted: dict[str, set[str]]) -> int:
+    """Redact, before they are stored, the Statuses of the batch that a ``delete`` of the same batch removes
+    (in place; the same redaction :func:`redact_deleted_statuses` applies to rows stored earlier)."""
+    from orchestration.retention import redacted_bytes
+
+    changed = 0
+    for index, row in enumerate(rows):
+        if (row.event_type not in STATUS_EVENTS or row.payload_status_id is None or row.payload_json is None
+                or row.payload_status_id not in deleted.get(row.instance_id, ())):
             continue
-        out[index] = replace(row, payload_json=json.dumps(redacted, sort_keys=True, separators=(",", ":"),
-                                                          ensure_ascii=False))
-        consent.redacted_rows += 1
-    return out, consent
+        payload = json.loads(row.payload_json)
+        if isinstance(payload, dict) and REDACTED_KEY in payload:
+            continue  # already stored without its text (an opted-out author, or redacted before)
+        redacted = json.loads(redacted_bytes(payload, row.payload_escaped, row.event_id))
+        rows[index] = replace(row, payload_json=_dumps(redacted), payload_escaped=False, payload_raw_base64=None)
+        changed += 1
+    return changed
 
 
 _FAST_PREFIX = '{"account":{"acct":"'
@@ -326,32 +379,48 @@ def record_consent(cur, consent: BatchConsent) -> list[tuple[str, str, str]]:
         from upserted
         join previous using (instance_id, account_id)
         where upserted.consent_status = 'opted_out' and previous.previous_status = 'collected'
-    """, values, fetch=True)
+    """, values, fetch=True, page_size=1000)
     return [(instance_id, account_id, reason) for instance_id, account_id, reason in rows]
 
 
-def _update(cur, row: tuple, new: dict[str, Any]) -> None:
-    event_id, batch_key, received_at = row[0], row[1], row[2]
-    cur.execute("""
-        update raw.stream_events
-        set payload = %s::jsonb, payload_escaped = false, payload_raw_base64 = null
-        where event_id = %s and batch_key = %s and received_at = %s
-    """, (json.dumps(new, ensure_ascii=False), event_id, batch_key, received_at))
+def _update(cur, changes: list[tuple[tuple, dict[str, Any]]]) -> None:
+    """Store redacted payloads: ``changes`` holds ((instance id, status id, event id, batch key, received at),
+    new payload) per row, written in one statement per page (the status index finds each row); the rare row
+    without a status id (a Status of the wrong shape) is updated by itself."""
+    from psycopg2.extras import execute_values
+
+    by_status = [(*key, json.dumps(new, ensure_ascii=False)) for key, new in changes if key[1] is not None]
+    if by_status:
+        execute_values(cur, """
+            update raw.stream_events as stored
+            set payload = cast(changed.payload as jsonb), payload_escaped = false, payload_raw_base64 = null
+            from (values %s) as changed (instance_id, status_id, event_id, batch_key, received_at, payload)
+            where stored.instance_id = changed.instance_id and stored.payload_status_id = changed.status_id
+              and stored.event_id = changed.event_id and stored.batch_key = changed.batch_key
+              and stored.received_at = cast(changed.received_at as timestamptz)
+        """, by_status, page_size=1000)
+    for (instance_id, status_id, event_id, batch_key, received_at), new in changes:
+        if status_id is None:
+            cur.execute("""
+                update raw.stream_events
+                set payload = %s::jsonb, payload_escaped = false, payload_raw_base64 = null
+                where instance_id = %s and payload_status_id is null and event_id = %s and batch_key = %s
+                  and received_at = %s
+            """, (json.dumps(new, ensure_ascii=False), instance_id, event_id, batch_key, received_at))
 
 
 def redact_account_history(cur, instance_id: str, opted_out: dict[str, str], policy: PrivacyPolicy) -> int:
     """Redact every earlier raw payload of the accounts (id -> reason) that have just opted out, and the
     boosted copies of their posts; returns how many rows changed."""
     cur.execute("""
-        select event_id, batch_key, received_at, payload
+        select event_id, batch_key, received_at, payload, payload_status_id
         from raw.stream_events
         where instance_id = %s and event_type in %s and jsonb_typeof(payload) = 'object'
           and not payload ? %s
           and (payload -> 'account' ->> 'id' = any(%s) or payload -> 'reblog' -> 'account' ->> 'id' = any(%s))
     """, (instance_id, tuple(sorted(STATUS_EVENTS)), REDACTED_KEY, sorted(opted_out), sorted(opted_out)))
-    changed = 0
-    for row in cur.fetchall():
-        event_id, payload = row[0], row[3]
+    changes: list[tuple[tuple, dict[str, Any]]] = []
+    for event_id, batch_key, received_at, payload, status_id in cur.fetchall():
         author = payload.get("account") if isinstance(payload.get("account"), dict) else {}
         reason = opted_out.get(str(author.get("id")))
         if reason is not None:
@@ -362,9 +431,9 @@ def redact_account_history(cur, instance_id: str, opted_out: dict[str, str], pol
             nested.pop(REDACTED_KEY, None)
             new = {**payload, "reblog": nested, REASON_KEY: f"boost of: {nested.get(REASON_KEY)}",
                    REDACTED_KEY: event_id}
-        _update(cur, row, new)
-        changed += 1
-    return changed
+        changes.append(((instance_id, status_id, event_id, batch_key, received_at), new))
+    _update(cur, changes)
+    return len(changes)
 
 
 def redact_deleted_statuses(cur, instance_id: str, status_ids: set[str]) -> int:
@@ -373,14 +442,15 @@ def redact_deleted_statuses(cur, instance_id: str, status_ids: set[str]) -> int:
     from orchestration.retention import redacted_bytes
 
     cur.execute("""
-        select event_id, batch_key, received_at, payload, payload_escaped
+        select event_id, batch_key, received_at, payload, payload_escaped, payload_status_id
         from raw.stream_events
         where instance_id = %s and payload_status_id = any(%s) and event_type in %s
           and not (jsonb_typeof(payload) = 'object' and payload ? %s)
     """, (instance_id, sorted(status_ids), tuple(sorted(STATUS_EVENTS)), REDACTED_KEY))
     rows = cur.fetchall()
-    for event_id, batch_key, received_at, payload, escaped in rows:
-        _update(cur, (event_id, batch_key, received_at), json.loads(redacted_bytes(payload, escaped, event_id)))
+    _update(cur, [((instance_id, status_id, event_id, batch_key, received_at),
+                   json.loads(redacted_bytes(payload, escaped, event_id)))
+                  for event_id, batch_key, received_at, payload, escaped, status_id in rows])
     return len(rows)
 
 

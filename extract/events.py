@@ -157,12 +157,19 @@ def _shape_error(event_type: str, parsed: Any) -> tuple[str | None, str | None]:
 
 def normalise(event: RawEvent) -> RawRow:
     """Turn a received event into a storable row; never raises on bad input."""
+    return normalise_parsed(event)[0]
+
+
+def normalise_parsed(event: RawEvent) -> tuple[RawRow, Any]:
+    """:func:`normalise`, and the payload's parsed JSON object when the row stores exactly that object (its
+    canonical form), else ``None`` (for the consent pass, which then need not parse it again)."""
     error: str | None = None
     escaped = False
     raw_b64: str | None = None
     payload_json: str | None = None
     status_id: str | None = None
     canonical: bytes = event.payload or b""
+    parsed: Any = None
 
     if event.payload is None:
         error = f"{event.event_type} event without a payload"
@@ -173,7 +180,6 @@ def normalise(event: RawEvent) -> RawRow:
             text = event.payload.decode("utf-8", "replace")
             error = f"payload is not valid UTF-8 (byte {exc.start})"
             escaped = True
-        parsed: Any = None
         canonical_text: str | None = None
         parsed_ok = False
         if not escaped:
@@ -219,10 +225,11 @@ def normalise(event: RawEvent) -> RawRow:
         kept = json.loads(payload_json)
         if isinstance(kept, dict) and isinstance(kept.get(REDACTED_KEY), str) and _EVENT_ID.match(kept[REDACTED_KEY]):
             event_id = kept[REDACTED_KEY]
-    return RawRow(
+    row = RawRow(
         event_id=event_id,
         instance_id=event.instance_id, instance_url=event.instance_url, stream=event.stream,
         source=event.source, event_type=event.event_type, received_at=received_at.astimezone(timezone.utc),
         payload_json=payload_json, payload_status_id=status_id, payload_error=error,
         payload_escaped=escaped, payload_raw_base64=raw_b64,
     )
+    return row, (parsed if raw_b64 is None and payload_json is not None and isinstance(parsed, dict) else None)

@@ -1,4 +1,12 @@
-"""Loads batches of events into ``raw`` with dlt (Arrow tables, COPY through the csv loader).
+"""Loads batches of events into ``raw`` with dlt (a CSV file per batch, imported into dlt's load package and
+loaded with ``COPY``).
+
+A batch is loaded in two halves. :func:`prepare_batch` needs no database: it normalises the events, runs the
+consent pass and writes the rows as an Arrow file. :meth:`RawLoader.load_prepared` runs the dlt pipeline on
+it: the resource turns the Arrow file into a CSV file stamped with dlt's load id and hands that file to dlt
+as is (``dlt.mark.with_file_import``), so dlt's normaliser has nothing to convert and its loader ``COPY``s
+the file. The halves can run in different processes (``extract.archive.load_archive`` prepares the next
+batch while this one loads).
 
 Exactly once in effect: every batch has a key (its spool segment, or archive and chunk) stored on each of
 its rows; a batch whose key is already in ``raw.stream_events`` is skipped. dlt commits one batch's rows in
@@ -9,18 +17,19 @@ and rebuilt from the segment, which is still on disk.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
-from extract.consent import STRICT, PrivacyPolicy, after_load, apply_consent
-from extract.events import RawEvent, RawRow, normalise
+from extract.consent import STRICT, BatchConsent, ConsentPass, PrivacyPolicy, after_load
+from extract.events import RawEvent, RawRow, normalise_parsed
 from extract.raw_schema import ensure_month_partitions, is_partitioned
 from extract.spool import SpoolBusy, exclusive_lock, read_segment, ready_segments
 
@@ -28,7 +37,7 @@ log = logging.getLogger(__name__)
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
-# Arrow tables skip dlt's row-by-row normaliser; ask it to stamp the load id on them anyway.
+# Arrow tables (raw.instances) skip dlt's row-by-row normaliser; ask it to stamp the load id on them anyway.
 os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
 # The load files are written once and read once on this machine: gzip would only cost CPU (a quarter of a load).
 os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
@@ -81,30 +90,103 @@ def _dlt_credentials(dsn: str) -> str:
 def _arrow_table(rows: Sequence[RawRow], batch_key: str):  # -> pyarrow.Table
     import pyarrow as pa
 
-    def column(name: str) -> list:
-        return [getattr(row, name) for row in rows]
-
+    columns = list(zip(*((row.event_id, row.instance_id, row.instance_url, row.stream, row.source, row.event_type,
+                          row.received_at, row.payload_json, row.payload_status_id, row.payload_error,
+                          row.payload_escaped, row.payload_raw_base64) for row in rows), strict=True))
     return pa.table({
-        "event_id": pa.array(column("event_id"), pa.string()),
-        "instance_id": pa.array(column("instance_id"), pa.string()),
-        "instance_url": pa.array(column("instance_url"), pa.string()),
-        "stream": pa.array(column("stream"), pa.string()),
-        "source": pa.array(column("source"), pa.string()),
-        "event_type": pa.array(column("event_type"), pa.string()),
-        "received_at": pa.array(column("received_at"), pa.timestamp("us", tz="UTC")),
-        "payload": pa.array(column("payload_json"), pa.string()),
-        "payload_status_id": pa.array(column("payload_status_id"), pa.string()),
-        "payload_error": pa.array(column("payload_error"), pa.string()),
-        "payload_escaped": pa.array(column("payload_escaped"), pa.bool_()),
-        "payload_raw_base64": pa.array(column("payload_raw_base64"), pa.string()),
+        "event_id": pa.array(columns[0], pa.string()),
+        "instance_id": pa.array(columns[1], pa.string()),
+        "instance_url": pa.array(columns[2], pa.string()),
+        "stream": pa.array(columns[3], pa.string()),
+        "source": pa.array(columns[4], pa.string()),
+        "event_type": pa.array(columns[5], pa.string()),
+        "received_at": pa.array(columns[6], pa.timestamp("us", tz="UTC")),
+        "payload": pa.array(columns[7], pa.string()),
+        "payload_status_id": pa.array(columns[8], pa.string()),
+        "payload_error": pa.array(columns[9], pa.string()),
+        "payload_escaped": pa.array(columns[10], pa.bool_()),
+        "payload_raw_base64": pa.array(columns[11], pa.string()),
         "batch_key": pa.array([batch_key] * len(rows), pa.string()),
     })
 
 
-_COLUMN_HINTS = {
-    "payload": {"data_type": "json"},
-    "received_at": {"data_type": "timestamp", "timezone": True},
-}
+def _column(name: str, data_type: str, nullable: bool, **extra) -> dict:
+    return {"name": name, "data_type": data_type, "nullable": nullable, **extra}
+
+
+# The whole of raw.stream_events as dlt sees it (an imported file brings no schema of its own). Columns that
+# may not be null are declared so: dlt's COPY reads an empty field as NULL only in nullable columns.
+_EVENT_COLUMNS = {column["name"]: column for column in (
+    _column("event_id", "text", False),
+    _column("instance_id", "text", False),
+    _column("instance_url", "text", False),
+    _column("stream", "text", False),
+    _column("source", "text", False),
+    _column("event_type", "text", False),
+    _column("received_at", "timestamp", False, timezone=True),
+    _column("payload", "json", True),
+    _column("payload_status_id", "text", True),
+    _column("payload_error", "text", True),
+    _column("payload_escaped", "bool", False),
+    _column("payload_raw_base64", "text", True),
+    _column("batch_key", "text", False),
+    _column("_dlt_load_id", "text", False),
+)}
+
+
+@dataclass
+class PreparedBatch:
+    """A batch ready to load: its rows in an Arrow file, and what the load needs to know of them."""
+
+    batch_key: str
+    path: Path | None  # None when the batch has no rows
+    rows: int
+    months: set[date]
+    consent: BatchConsent
+    rows_with_errors: int = 0
+    per_instance: dict[str, int] = field(default_factory=dict)
+
+    def discard(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def prepare_batch(batch_key: str, events: Iterable[RawEvent], privacy: PrivacyPolicy,
+                  directory: Path) -> PreparedBatch:
+    """Normalise a batch and run the consent pass on it; write its rows as an Arrow file in ``directory``."""
+    import pyarrow as pa
+
+    consent_pass = ConsentPass(privacy)
+    for event in events:
+        consent_pass.add(*normalise_parsed(event))
+    rows, consent = consent_pass.finish()
+    prepared = PreparedBatch(batch_key, None, len(rows), {row.received_at.date().replace(day=1) for row in rows},
+                             consent)
+    if not rows:
+        return prepared
+    prepared.rows_with_errors = sum(1 for row in rows if row.payload_error)
+    for row in rows:
+        prepared.per_instance[row.instance_id] = prepared.per_instance.get(row.instance_id, 0) + 1
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{hashlib.sha256(batch_key.encode()).hexdigest()[:24]}.arrow"
+    table = _arrow_table(rows, batch_key)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    prepared.path = path
+    return prepared
+
+
+def _csv_for_load(arrow_path: Path, load_id: str) -> Path:
+    """The batch's rows as the CSV file dlt imports, each stamped with ``load_id``."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    with pa.memory_map(str(arrow_path), "r") as source:
+        table = pa.ipc.open_file(source).read_all()
+    table = table.append_column("_dlt_load_id", pa.array([load_id] * table.num_rows, pa.string()))
+    csv_path = arrow_path.with_suffix(".csv")
+    pa_csv.write_csv(table, str(csv_path), pa_csv.WriteOptions(include_header=True, quoting_style="needed"))
+    return csv_path
 
 
 class LoadError(RuntimeError):
@@ -164,7 +246,7 @@ class RawLoader:
             raise LoadError(f"batch {batch_key} was not stored completely ({found} of {expected} rows); "
                             f"it stays buffered and is loaded again on the next attempt.")
 
-    def _prepare(self, batch_key: str, rows: Sequence[RawRow]) -> bool:
+    def _prepare(self, batch_key: str, months: set[date]) -> bool:
         """False when the batch is already loaded; else make sure its month partitions exist (if partitioned)."""
         conn = psycopg2.connect(self.dsn, connect_timeout=10)
         try:
@@ -175,7 +257,7 @@ class RawLoader:
                 if self._partitioned is None:
                     self._partitioned = is_partitioned(cur)
                 if self._partitioned:
-                    ensure_month_partitions(cur, {row.received_at.date().replace(day=1) for row in rows})
+                    ensure_month_partitions(cur, months)
                 return True
         finally:
             conn.close()
@@ -192,29 +274,52 @@ class RawLoader:
         finally:
             conn.close()
 
+    @property
+    def imports_dir(self) -> Path:
+        """Where prepared batches wait for their load (on the state directory's file system, so dlt can hard-link
+        the CSV file into its load package)."""
+        return self.state_dir / "imports"
+
     def load_batch(self, batch_key: str, events: Iterable[RawEvent]) -> LoadReport:
         """Load one batch (idempotent by ``batch_key``)."""
+        return self.load_prepared(prepare_batch(batch_key, events, self.privacy, self.imports_dir))
+
+    def load_prepared(self, prepared: PreparedBatch) -> LoadReport:
+        """Load a batch :func:`prepare_batch` made (idempotent by its key); its files are removed either way."""
         import dlt
 
         report = LoadReport()
-        rows, consent = apply_consent([normalise(event) for event in events], self.privacy)
-        if not rows:
+        try:
+            if not prepared.rows:
+                return report
+            if not self._prepare(prepared.batch_key, prepared.months):
+                report.skipped_batches = 1
+                report.privacy_redacted = self._after_load(prepared.consent)
+                return report
+            imported: list[Path] = []
+
+            def batch_file():
+                load_id = dlt.current.load_package_state()["load_id"]
+                imported.append(_csv_for_load(prepared.path, load_id))
+                yield dlt.mark.with_file_import(str(imported[-1]), "csv", prepared.rows,
+                                                hints=dlt.mark.make_hints(columns=_EVENT_COLUMNS))
+
+            resource = dlt.resource(batch_file, name="stream_events", write_disposition="append",
+                                    columns=_EVENT_COLUMNS)
+            try:
+                self._run(resource)
+            finally:
+                for path in imported:
+                    path.unlink(missing_ok=True)
+            self._confirm(prepared.batch_key, prepared.rows)
+            report.privacy_redacted = prepared.consent.redacted_rows + self._after_load(prepared.consent)
+            report.batches = 1
+            report.rows = prepared.rows
+            report.rows_with_errors = prepared.rows_with_errors
+            report.per_instance = dict(prepared.per_instance)
             return report
-        if not self._prepare(batch_key, rows):
-            report.skipped_batches = 1
-            report.privacy_redacted = self._after_load(consent)
-            return report
-        table = _arrow_table(rows, batch_key)
-        resource = dlt.resource([table], name="stream_events", write_disposition="append", columns=_COLUMN_HINTS)
-        self._run(resource)
-        self._confirm(batch_key, len(rows))
-        report.privacy_redacted = consent.redacted_rows + self._after_load(consent)
-        report.batches = 1
-        report.rows = len(rows)
-        report.rows_with_errors = sum(1 for row in rows if row.payload_error)
-        for row in rows:
-            report.per_instance[row.instance_id] = report.per_instance.get(row.instance_id, 0) + 1
-        return report
+        finally:
+            prepared.discard()
 
     def load_instances(self, observations: Sequence[dict]) -> None:
         """Append instance observations (see ``extract.instance_info``)."""

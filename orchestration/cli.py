@@ -169,7 +169,7 @@ def cmd_load(args: argparse.Namespace, config: Config) -> int:
             raise UserError(f"{path} does not exist.", exit_code=2)
         progress = Progress(f"loading {path.name}", say)
         report = load_archive(path, loader, default_instance=args.instance,
-                              batch_size=config.extract.batch_max_events, on_batch=progress.update)
+                              on_batch=progress.update)
         say(progress.finish())
         _print_load(report)
     return 0

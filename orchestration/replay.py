@@ -44,7 +44,7 @@ def replay(config: Config, warehouse: Warehouse, *, say: Callable[[str], None], 
         for path in archives:
             progress = Progress(f"loading {Path(path).name}", say)
             report = load_archive(Path(path), loader, default_instance=default_instance,
-                                  batch_size=config.extract.batch_max_events, on_batch=progress.update)
+                                  on_batch=progress.update)
             say(progress.finish() + f" ({report.rows:,} new, {report.skipped_batches} batch(es) already loaded)")
     pruned = pruned_archives(config)
     rebuild_history = bool(archives) or not pruned

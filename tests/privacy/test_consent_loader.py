@@ -157,3 +157,30 @@ def test_a_shared_link_of_an_opted_out_post_still_counts_without_its_text(wareho
     RawLoader(warehouse.dsn, tmp_path).load_batch("t:1", [_event(opted)])
     (stored,) = _stored(warehouse, opted["id"])
     assert stored["card"] == {"url": carded["card"]["url"], "type": carded["card"]["type"]}
+
+
+def test_a_delete_in_the_same_batch_is_redacted_before_it_is_stored(warehouse, tmp_path, statuses):
+    created, kept = statuses[11], statuses[12]
+    report = RawLoader(warehouse.dsn, tmp_path).load_batch(
+        "t:1", [_event(created), _event(kept, minutes=1), _event(created["id"], "delete", minutes=2)])
+    assert report.rows == 3 and report.privacy_redacted == 1
+    (stored,) = _stored(warehouse, created["id"])
+    assert stored["content"] == "" and stored[REDACTED_KEY] and stored["id"] == created["id"]
+    assert stored["favourites_count"] == created["favourites_count"]
+    assert "zqx" in _stored(warehouse, kept["id"])[0]["content"]
+
+
+def test_an_opt_out_later_in_the_batch_redacts_the_authors_earlier_posts_with_its_reason(warehouse, tmp_path,
+                                                                                        statuses):
+    author = statuses[13]["account"]
+    early = {**statuses[13], "visibility": "unlisted"}
+    public = {**statuses[14], "account": author}
+    late = {**statuses[15], "account": {**author, "noindex": True}}
+    other = next(s for s in statuses[16:] if s["account"]["id"] != author["id"])
+    report = RawLoader(warehouse.dsn, tmp_path).load_batch(
+        "t:1", [_event(early), _event(public, minutes=1), _event(late, minutes=2), _event(other, minutes=3)])
+    assert report.privacy_redacted == 3
+    for status in (early, public, late):
+        (stored,) = _stored(warehouse, status["id"])
+        assert stored["content"] == "" and stored["forkalytics_redaction"] == "noindex: true"
+    assert "zqx" in _stored(warehouse, other["id"])[0]["content"]
