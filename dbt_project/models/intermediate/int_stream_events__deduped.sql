@@ -3,7 +3,10 @@
         materialized='incremental',
         unique_key='event_id',
         incremental_strategy='delete+insert',
-        post_hook="{{ forkalytics.privacy_hook_deduped_events() }}",
+        post_hook=[
+            "{{ forkalytics.privacy_hook_deduped_events() }}",
+            "create index if not exists int_stream_events__deduped_loads_idx on {{ this }} (loaded_at, dlt_load_id)",
+        ],
         on_schema_change='fail',
         indexes=[
             {'columns': ['event_id'], 'unique': true},
@@ -17,34 +20,151 @@
   is kept once, as its first delivery (earliest received_at, then load, stream, batch). The choice is a
   min over deliveries, so merging a new batch with the rows already kept gives exactly the full-refresh
   result, whatever order the deliveries are loaded in.
+
+  Almost every event has one delivery, so only the events with several candidates (several new
+  deliveries, or a new delivery of an event already kept) are ranked; the others are copied through.
+  Ranking every row sorted each one with its ~2.3 KB payload (an external sort of the whole history).
+
+  Incremental: the new deliveries are those loaded in the look-back window (incremental_since) by a dlt
+  load that no kept row comes from. A dlt load commits atomically, so a load with a row here was read
+  whole by the run that kept it; a window that covers a bulk load (or a replay) therefore no longer
+  re-reads everything in it. A load whose every event was already kept (a replay) has no row here and is
+  read again while it is in the window: idempotent, as before. The index on (loaded_at, dlt_load_id) that
+  finds the merged loads is created by a hook, not `indexes`: this table is never rebuilt (full_refresh:
+  false), so warehouses built before it get it too.
 -#}
+{%- set event_columns = [
+    'event_id', 'instance_id', 'instance_url', 'stream', 'event_source', 'event_type',
+    'received_at', 'dlt_load_id', 'loaded_at', 'batch_key', 'payload', 'payload_type',
+    'payload_status_id', 'payload_error', 'payload_escaped', 'is_known_event_type', 'carries_status', 'carries_status_id',
+    'status_id', 'parse_error', 'parse_warning', 'uri', 'url', 'created_at',
+    'edited_at', 'content_html', 'spoiler_text', 'sensitive', 'visibility', 'language',
+    'in_reply_to_id', 'in_reply_to_account_id', 'reblog_of_id', 'reblog_of_uri', 'replies_count', 'reblogs_count',
+    'favourites_count', 'quotes_count', 'media_attachments', 'mentions', 'tags', 'poll',
+    'application_name', 'account_id', 'account_username', 'account_acct', 'account_display_name', 'account_note_html',
+    'account_url', 'account_uri', 'account_avatar_url', 'account_is_bot', 'account_is_group', 'account_is_locked',
+    'account_is_discoverable', 'account_created_at', 'account_last_status_at', 'account_followers_count', 'account_following_count', 'account_statuses_count',
+    'account_fields'
+] -%}
 with
 
 {% if is_incremental() %}
     watermark as (
         select {{ incremental_since('last_loaded_at') }} as since from {{ this }}
     ),
+
+    -- the loads in the window that kept rows come from: one index probe per load (a loose index scan on
+    -- (loaded_at, dlt_load_id)), not a read of every row of a bulk load
+    merged_loads as (
+        with recursive loads as (
+            (
+                select
+                    kept.loaded_at,
+                    kept.dlt_load_id
+                from {{ this }} as kept
+                where kept.loaded_at >= (select watermark.since from watermark)
+                order by kept.loaded_at, kept.dlt_load_id
+                limit 1
+            )
+            union all
+            select
+                next_load.loaded_at,
+                next_load.dlt_load_id
+            from loads
+            cross join lateral (
+                select
+                    kept.loaded_at,
+                    kept.dlt_load_id
+                from {{ this }} as kept
+                where (kept.loaded_at, kept.dlt_load_id) > (loads.loaded_at, loads.dlt_load_id)
+                order by kept.loaded_at, kept.dlt_load_id
+                limit 1
+            ) as next_load
+        )
+
+        select loads.dlt_load_id
+        from loads
+        where loads.dlt_load_id is not null
+    ),
 {% endif %}
 
-new_deliveries as (
+delivery_keys as (
+    select events.event_id
+    from {{ ref('stg_mastodon__stream_events') }} as events
+    {% if is_incremental() %}
+        where
+            events.loaded_at >= (select watermark.since from watermark)
+            and events.dlt_load_id not in (select merged_loads.dlt_load_id from merged_loads)
+    {% endif %}
+),
+
+-- events with more than one delivery to choose from
+repeated_events as (
+    select delivery_keys.event_id
+    from delivery_keys
+    group by delivery_keys.event_id
+    having count(*) > 1
+    {% if is_incremental() %}
+        union
+        select kept.event_id
+        from {{ this }} as kept
+        where kept.event_id in (select delivery_keys.event_id from delivery_keys)
+    {% endif %}
+),
+
+single_deliveries as (
     select
-        events.*,
+        {%- for column in event_columns %}
+            events.{{ column }},
+        {%- endfor %}
         events.received_at as last_received_at,
         events.loaded_at as last_loaded_at,
         {{ run_started_timestamptz() }} as processed_at
     from {{ ref('stg_mastodon__stream_events') }} as events
-    {% if is_incremental() %}
-        where events.loaded_at >= (select watermark.since from watermark)
-    {% endif %}
+    where
+        {% if is_incremental() %}
+            events.loaded_at >= (select watermark.since from watermark)
+            and events.dlt_load_id not in (select merged_loads.dlt_load_id from merged_loads)
+            and
+        {% endif %}
+        not exists (
+            select 1
+            from repeated_events
+            where repeated_events.event_id = events.event_id
+        )
 ),
 
 candidates as (
-    select * from new_deliveries
+    select
+        {%- for column in event_columns %}
+            events.{{ column }},
+        {%- endfor %}
+        events.received_at as last_received_at,
+        events.loaded_at as last_loaded_at,
+        {{ run_started_timestamptz() }} as processed_at
+    from {{ ref('stg_mastodon__stream_events') }} as events
+    where
+        {% if is_incremental() %}
+            events.loaded_at >= (select watermark.since from watermark)
+            and events.dlt_load_id not in (select merged_loads.dlt_load_id from merged_loads)
+            and
+        {% endif %}
+        exists (
+            select 1
+            from repeated_events
+            where repeated_events.event_id = events.event_id
+        )
     {% if is_incremental() %}
         union all
-        select kept.*
+        select
+            {%- for column in event_columns %}
+                kept.{{ column }},
+            {%- endfor %}
+            kept.last_received_at,
+            kept.last_loaded_at,
+            kept.processed_at
         from {{ this }} as kept
-        where kept.event_id in (select new_deliveries.event_id from new_deliveries)
+        where kept.event_id in (select repeated_events.event_id from repeated_events)
     {% endif %}
 ),
 
@@ -63,72 +183,23 @@ ranked as (
 
 final as (
     select
-        event_id,
-        instance_id,
-        instance_url,
-        stream,
-        event_source,
-        event_type,
-        received_at,
-        dlt_load_id,
-        loaded_at,
-        batch_key,
-        payload,
-        payload_type,
-        payload_status_id,
-        payload_error,
-        payload_escaped,
-        is_known_event_type,
-        carries_status,
-        carries_status_id,
-        status_id,
-        parse_error,
-        parse_warning,
-        uri,
-        url,
-        created_at,
-        edited_at,
-        content_html,
-        spoiler_text,
-        sensitive,
-        visibility,
-        language,
-        in_reply_to_id,
-        in_reply_to_account_id,
-        reblog_of_id,
-        reblog_of_uri,
-        replies_count,
-        reblogs_count,
-        favourites_count,
-        quotes_count,
-        media_attachments,
-        mentions,
-        tags,
-        poll,
-        application_name,
-        account_id,
-        account_username,
-        account_acct,
-        account_display_name,
-        account_note_html,
-        account_url,
-        account_uri,
-        account_avatar_url,
-        account_is_bot,
-        account_is_group,
-        account_is_locked,
-        account_is_discoverable,
-        account_created_at,
-        account_last_status_at,
-        account_followers_count,
-        account_following_count,
-        account_statuses_count,
-        account_fields,
-        max_received_at as last_received_at,
-        max_loaded_at as last_loaded_at,
-        first_processed_at as processed_at
+        {%- for column in event_columns %}
+            single_deliveries.{{ column }},
+        {%- endfor %}
+        single_deliveries.last_received_at,
+        single_deliveries.last_loaded_at,
+        single_deliveries.processed_at
+    from single_deliveries
+    union all
+    select
+        {%- for column in event_columns %}
+            ranked.{{ column }},
+        {%- endfor %}
+        ranked.max_received_at as last_received_at,
+        ranked.max_loaded_at as last_loaded_at,
+        ranked.first_processed_at as processed_at
     from ranked
-    where delivery_rank = 1
+    where ranked.delivery_rank = 1
 )
 
 select * from final
