@@ -159,11 +159,11 @@ def render_markdown(results: dict[str, Any]) -> str:
     if largest:
         q = results["per_size"][largest]["queries"]
         lines += [f"### Queries at {int(largest):,} events ({q['posts']:,} posts; median of {q['repeats']} runs "
-                  "after one warm-up)", "", "| query | median ms | max ms | first run ms | rows |",
-                  "|---|---|---|---|---|"]
+                  "after one warm-up; server = planning and execution under EXPLAIN ANALYZE, without sending rows)", "",
+                  "| query | median ms | max ms | first run ms | server ms | rows |", "|---|---|---|---|---|---|"]
         for name, x in q["queries"].items():
             lines.append(f"| {name} | {_n(x['median_ms'])} | {_n(x['max_ms'])} | {_n(x['first_ms'])} | "
-                         f"{x['rows']:,} |")
+                         f"{_n(x.get('server_ms'))} | {x['rows']:,} |")
         lines.append("")
     if results.get("sentiment"):
         s = results["sentiment"]
