@@ -5,7 +5,9 @@
   (column `source_loaded_at` / `last_loaded_at`). On the next run it re-reads everything loaded since
   that watermark minus `incremental_lookback_hours`, and recomputes every post those events touch.
   Re-reading is idempotent, so the lookback only costs time; it protects against loads that commit out
-  of order.
+  of order. Where the window can hold a whole bulk load (int_stream_events__deduped,
+  int_status_observations), the models also skip the loads (load times) they already hold, found with a
+  loose index scan, so a window that covers history does not make them re-read it.
 -#}
 {% macro incremental_since(watermark_column) -%}
     coalesce(
@@ -45,4 +47,17 @@
 {#- The host (and port) of a base URL: https://mastodon.social -> mastodon.social. -#}
 {% macro url_host(expr) -%}
     lower(substring({{ expr }} from '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#@]+)'))
+{%- endmacro %}
+
+{#-
+  Pre-hook of an incremental model whose query joins a set the planner cannot estimate (the posts touched
+  since the last run): without nested loops for the rest of the model's transaction, it hash-joins, which
+  costs little when the set is small and avoids a nested loop over a set misestimated a thousandfold.
+-#}
+{% macro hash_joins_only() -%}
+    {{ return(adapter.dispatch('hash_joins_only', 'forkalytics')()) }}
+{%- endmacro %}
+
+{% macro default__hash_joins_only() -%}
+    set local enable_nestloop = off
 {%- endmacro %}

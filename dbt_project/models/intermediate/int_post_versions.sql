@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key=['instance_id', 'post_id'],
         incremental_strategy='delete+insert',
+        pre_hook="{{ forkalytics.hash_joins_only() if is_incremental() }}",
         post_hook="{{ forkalytics.privacy_hook_post_versions() }}",
         on_schema_change='fail',
         indexes=[
@@ -19,7 +20,9 @@
 
   Incremental: the posts touched by events loaded since the last run (creates, edits, polls, deletes,
   late or out of order) are recomputed from all of their observations and replace their old rows
-  (delete+insert on (instance_id, post_id)), so the result is the full-refresh result.
+  (delete+insert on (instance_id, post_id)), so the result is the full-refresh result. The planner cannot
+  estimate how many posts are touched (it guessed 2 rows where there were 120,000 and nested-looped over
+  them for minutes); hash_joins_only keeps the incremental path as fast as a rebuild when most posts are.
 -#}
 -- depends_on: {{ ref('int_stream_events__deduped') }}
 with

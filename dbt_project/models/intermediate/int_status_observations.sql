@@ -3,7 +3,10 @@
         materialized='incremental',
         unique_key='event_id',
         incremental_strategy='delete+insert',
-        post_hook="{{ forkalytics.privacy_hook_status_observations() }}",
+        post_hook=[
+            "{{ forkalytics.privacy_hook_status_observations() }}",
+            "create index if not exists int_status_observations_loaded_idx on {{ this }} (last_loaded_at)",
+        ],
         on_schema_change='fail',
         indexes=[
             {'columns': ['event_id'], 'unique': true},
@@ -15,6 +18,14 @@
   One row per (deduplicated) event that carried a usable Status: an observation of a post's state at
   `observed_at`, whatever its source (stream, back-fill, poll, import, legacy). Observations of the same
   content are the same version (`version_key`); counts and `observed_at` make the metric history.
+
+  Incremental: the deduplicated events whose `last_loaded_at` (the load time of their newest delivery) is
+  in the look-back window and is not yet a load time of this table. A load is merged into
+  int_stream_events__deduped in one run, so a load time seen here was read whole; a window covering a bulk
+  load no longer re-reads all of it. Not seen: a delivery from a load committed after a newer one, that
+  replaces an event's first delivery without raising its newest load time (an out-of-order duplicate that
+  was received earlier); `dbt build --full-refresh -s int_status_observations+` repairs that. The index
+  on last_loaded_at is made by a hook so tables built before it get it too.
 -#}
 with
 
@@ -22,82 +33,47 @@ with
     watermark as (
         select {{ incremental_since('last_loaded_at') }} as since from {{ this }}
     ),
+
+    -- the load times this table already reflects, in the window: one index probe each (a loose index
+    -- scan on last_loaded_at)
+    observed_load_times as (
+        with recursive load_times as (
+            (
+                select kept.last_loaded_at
+                from {{ this }} as kept
+                where kept.last_loaded_at >= (select watermark.since from watermark)
+                order by kept.last_loaded_at
+                limit 1
+            )
+            union all
+            select next_time.last_loaded_at
+            from load_times
+            cross join lateral (
+                select kept.last_loaded_at
+                from {{ this }} as kept
+                where kept.last_loaded_at > load_times.last_loaded_at
+                order by kept.last_loaded_at
+                limit 1
+            ) as next_time
+        )
+
+        select load_times.last_loaded_at
+        from load_times
+        where load_times.last_loaded_at is not null
+    ),
 {% endif %}
 
 events as (
     select *
     from {{ ref('int_stream_events__deduped') }}
     where
+        {% if is_incremental() %} -- noqa: LT02
+            last_loaded_at >= (select watermark.since from watermark)
+            and last_loaded_at not in (select observed_load_times.last_loaded_at from observed_load_times)
+            and
+        {% endif %}
         carries_status
         and parse_error is null
-        {% if is_incremental() %}
-            and last_loaded_at >= (select watermark.since from watermark)
-        {% endif %}
-),
-
-tag_rows as (
-    select
-        events.event_id,
-        case
-            when {{ json_type(json_get('tag.value', ['name'])) }} = 'string'
-                then lower(btrim({{ json_get_text('tag.value', ['name']) }}, '# '))
-        end as hashtag_name,
-        tag.ordinal
-    from events
-    {{ json_array_rows('events.tags', 'tag') }}
-),
-
-hashtags_per_event as (
-    select
-        event_id,
-        {{ json_array_agg('hashtag_name', 'first_position, hashtag_name') }} as hashtags
-    from (
-        select
-            event_id,
-            hashtag_name,
-            min(ordinal) as first_position
-        from tag_rows
-        where hashtag_name is not null and hashtag_name <> ''
-        group by event_id, hashtag_name
-    ) as distinct_tags
-    group by event_id
-),
-
-mention_rows as (
-    select
-        events.event_id,
-        mention.value as mention,
-        {{ json_get_text('mention.value', ['id']) }} as mentioned_account_id,
-        mention.ordinal
-    from events
-    {{ json_array_rows('events.mentions', 'mention') }}
-),
-
-mentions_per_event as (
-    select
-        event_id,
-        {{ json_array_agg('mention', 'ordinal') }} as mentions
-    from mention_rows
-    where mentioned_account_id is not null
-    group by event_id
-),
-
-media_rows as (
-    select
-        events.event_id,
-        {{ json_get_text('media.value', ['id']) }} as media_id,
-        media.ordinal
-    from events
-    {{ json_array_rows('events.media_attachments', 'media') }}
-),
-
-media_per_event as (
-    select
-        event_id,
-        {{ string_agg_ordered('coalesce(media_id, \'?\')', ',', 'ordinal') }} as media_ids,
-        count(*) as media_count
-    from media_rows
-    group by event_id
 ),
 
 final as (
@@ -168,10 +144,45 @@ final as (
             'events.account_is_bot', 'events.account_is_group', 'events.account_is_locked',
             'events.account_is_discoverable', 'events.account_fields'
         ]) }} as account_profile_key
+    {%- set media_id_or_unknown = "coalesce(" ~ json_get_text('media.value', ['id']) ~ ", '?')" %}
     from events
-    left join hashtags_per_event on events.event_id = hashtags_per_event.event_id
-    left join mentions_per_event on events.event_id = mentions_per_event.event_id
-    left join media_per_event on events.event_id = media_per_event.event_id
+    -- per event, in lateral subqueries: no join of the wide event rows (which sorted them all by event_id)
+    cross join
+        lateral (
+            select
+                {{ json_array_agg('tags.hashtag_name', 'tags.first_position, tags.hashtag_name') }} as hashtags
+            from (
+                select
+                    tag_names.hashtag_name,
+                    min(tag_names.ordinal) as first_position
+                from (
+                    select
+                        case
+                            when {{ json_type(json_get('tag.value', ['name'])) }} = 'string'
+                                then lower(btrim({{ json_get_text('tag.value', ['name']) }}, '# '))
+                        end as hashtag_name,
+                        tag.ordinal
+                    from (select events.tags) as event_tags
+                    {{ json_array_rows('event_tags.tags', 'tag') }}
+                ) as tag_names
+                where tag_names.hashtag_name is not null and tag_names.hashtag_name <> ''
+                group by tag_names.hashtag_name
+            ) as tags
+        ) as hashtags_per_event
+    cross join
+        lateral (
+            select {{ json_array_agg('mention.value', 'mention.ordinal') }} as mentions
+            from (select events.mentions) as event_mentions
+            {{ json_array_rows('event_mentions.mentions', 'mention') }}
+            where {{ json_get_text('mention.value', ['id']) }} is not null
+        ) as mentions_per_event
+    cross join lateral (
+        select
+            {{ string_agg_ordered(media_id_or_unknown, ',', 'media.ordinal') }} as media_ids,
+            count(*) as media_count
+        from (select events.media_attachments) as event_media
+        {{ json_array_rows('event_media.media_attachments', 'media') }}
+    ) as media_per_event
 )
 
 select * from final
