@@ -12,18 +12,17 @@ name, bio and fields. The reason
 is recorded in the payload (``forkalytics_redaction``) and, per account, in ``raw.account_consent`` (the
 current consent of every author, read by dbt for ``marts.accounts`` and for redacting incremental tables).
 
-The loader runs a :class:`ConsentPass` over every batch (with the Status ``normalise`` parsed; given only the
-text, a fast pre-check skips the JSON parse for the usual public Status of a consenting account), which also
-redacts the batch's Statuses that a delete of the same batch removes, and :func:`after_load` once the batch is
-committed: it records the authors' consent, redacts the earlier raw payloads of an account that has just
-opted out, and redacts the raw payloads of earlier statuses the batch deletes.
+The loader runs a :class:`ConsentPass` over every batch (on the Status ``normalise_parsed`` has just parsed,
+so nothing is parsed twice), which also redacts the batch's Statuses that a delete of the same batch removes,
+and :func:`after_load` once the batch is committed: it records the authors' consent, redacts the earlier raw
+payloads of an account that has just opted out, and redacts the raw payloads of earlier statuses the batch
+deletes.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -35,12 +34,6 @@ OPTED_OUT = "opted_out"
 COLLECTED = "collected"
 COMMUNITY_TAGS = ("nobot", "noindex", "nosearch")
 _TAG_IN_HTML = re.compile(r"#(?:\s|<[^>]*>)*(nobot|noindex|nosearch)\b", re.IGNORECASE)
-_ACCOUNT_MARKERS = ('"indexable":false', '"noindex":true', '"discoverable":false')
-# A community tag as text (#nobot) or as Mastodon renders it in HTML (#<span>nobot</span>).
-_TAG_MARKERS = tuple(f"{lead}{tag}" for tag in COMMUNITY_TAGS for lead in ("#", ">"))
-_VISIBILITY = '"visibility":"'
-_WINDOW = 3000  # characters after "note" / "fields" searched for a community tag (a bio is at most ~500 chars)
-_PUBLIC = '"visibility":"public"'
 
 CONSENT_DDL = """
 create table if not exists raw.account_consent (
@@ -162,39 +155,11 @@ class ConsentObservation:
 
 @dataclass
 class BatchConsent:
-    """What :func:`apply_consent` found in a batch, for :func:`after_load`."""
+    """What a :class:`ConsentPass` found in a batch, for :func:`after_load`."""
 
     accounts: dict[tuple[str, str], ConsentObservation]
     deleted: dict[str, set[str]]  # instance id -> status ids deleted in this batch
     redacted_rows: int = 0
-
-
-def _profile_windows(text: str):
-    """The parts of a Status's JSON text that hold an author's bio or profile fields (a boost has two)."""
-    for key in ('"note":"', '"fields":['):
-        at = text.find(key)
-        while at >= 0:
-            yield text[at:at + _WINDOW]
-            at = text.find(key, at + len(key))
-
-
-def _needs_parse(text: str) -> bool:
-    """False when the canonical JSON text surely carries no opt-out signal and only public visibility."""
-    if any(marker in text for marker in _ACCOUNT_MARKERS):
-        return True
-    if text.count(_VISIBILITY) != text.count(_PUBLIC):
-        return True
-    lowered = text.lower()
-    if not any(marker in lowered for marker in _TAG_MARKERS):  # the usual case: no community tag anywhere
-        return False
-    for window in _profile_windows(text):
-        lowered = window.lower()
-        if any(marker in lowered for marker in _TAG_MARKERS):
-            return True
-    return False
-
-
-_UNPARSED = object()
 
 
 class ConsentPass:
@@ -214,8 +179,9 @@ class ConsentPass:
         self._originals: dict[int, dict[str, Any]] = {}  # index -> the Status as received, for redacted rows
         self._reasons: dict[int, str] = {}
 
-    def add(self, row: RawRow, parsed: Any = _UNPARSED) -> None:
-        """Take the next row of the batch; ``parsed`` is its payload as parsed by ``normalise`` when known."""
+    def add(self, row: RawRow, parsed: Any) -> None:
+        """Take the next row of the batch, with its payload as ``normalise_parsed`` parsed it (None when the
+        row does not store a parsed JSON object)."""
         index = len(self.rows)
         self.rows.append(row)
         if row.payload_json is None or row.payload_raw_base64 is not None or row.payload_status_id is None:
@@ -224,16 +190,7 @@ class ConsentPass:
             if row.event_type == "delete":
                 self.consent.deleted.setdefault(row.instance_id, set()).add(row.payload_status_id)
             return
-        if row.event_type not in STATUS_EVENTS or row.payload_error is not None:
-            return
-        if parsed is _UNPARSED:
-            if not _needs_parse(row.payload_json):
-                account_id, acct = _account_ids_fast(row.payload_json)
-                if account_id is not None:
-                    self._note(index, row, account_id, acct, None)
-                return
-            parsed = json.loads(row.payload_json)
-        if not isinstance(parsed, dict):
+        if row.event_type not in STATUS_EVENTS or row.payload_error is not None or not isinstance(parsed, dict):
             return
         account = parsed.get("account")
         signal = account_opt_out(account, self.policy)
@@ -271,14 +228,6 @@ class ConsentPass:
         return self.rows, self.consent
 
 
-def apply_consent(rows: Sequence[RawRow], policy: PrivacyPolicy = STRICT) -> tuple[list[RawRow], BatchConsent]:
-    """:class:`ConsentPass` over rows whose payloads are not parsed yet."""
-    consent_pass = ConsentPass(policy)
-    for row in rows:
-        consent_pass.add(row)
-    return consent_pass.finish()
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -302,30 +251,6 @@ def _redact_deleted_in_batch(rows: list[RawRow], deleted: dict[str, set[str]]) -
     return changed
 
 
-_FAST_PREFIX = '{"account":{"acct":"'
-
-
-def _account_ids_fast(text: str) -> tuple[str | None, str | None]:
-    """The author's (id, acct) from canonical JSON (sorted keys: a Status starts with its ``account``, whose
-    first key is ``acct`` and whose ``id`` is the first ``"id"`` key after it); parses when unsure."""
-    if text.startswith(_FAST_PREFIX):
-        end = text.find('"', len(_FAST_PREFIX))
-        at = text.find('"id":"', end)
-        if end > 0 and at > 0 and "\\" not in text[len(_FAST_PREFIX):end]:
-            stop = text.find('"', at + 6)
-            account_id = text[at + 6:stop]
-            if account_id.isdigit():
-                return account_id, text[len(_FAST_PREFIX):end]
-    try:
-        status = json.loads(text)
-    except ValueError:
-        return None, None
-    account = status.get("account") if isinstance(status, dict) else None
-    if isinstance(account, dict) and account.get("id") is not None:
-        return str(account["id"]), account.get("acct")
-    return None, None
-
-
 def _observe(consent: BatchConsent, row: RawRow, account_id: str, acct: Any, reason: str | None) -> None:
     key = (row.instance_id, account_id)
     seen = consent.accounts.get(key)
@@ -337,7 +262,7 @@ def _observe(consent: BatchConsent, row: RawRow, account_id: str, acct: Any, rea
 def record_consent(cur, consent: BatchConsent) -> list[tuple[str, str, str]]:
     """Upsert the authors' consent (an older observation never overrides a newer one); return the accounts
     that opted out now while they were collected before: their earlier payloads need redacting. (An account
-    seen for the first time has no earlier rows outside this batch, which ``apply_consent`` redacted.)"""
+    seen for the first time has no earlier rows outside this batch, which its :class:`ConsentPass` redacted.)"""
     if not consent.accounts:
         return []
     from psycopg2.extras import execute_values
