@@ -15,7 +15,6 @@ import psycopg2.extensions
 from enrichment.day_stats import compute_day_stats, grounded_numbers, placeholder_values
 from enrichment.providers.base import DayInput
 from enrichment.providers.extractive_summary import ExtractiveSummary
-from enrichment.schema import ensure_schema
 from enrichment.settings import SummarySettings
 from enrichment.windows import day_window, local_day
 
@@ -64,10 +63,10 @@ def _percent(part: int, whole: int) -> str:
 
 def enrichment_report(conn: psycopg2.extensions.connection, *, now: datetime | None = None,
                       summaries: SummarySettings | None = None) -> list[str]:
-    """Lines describing the sentiment distribution and the day's summary of every instance."""
+    """Lines describing the sentiment distribution and the day's summary of every instance (it only reads:
+    ``Warehouse.bootstrap`` created the enrichment tables)."""
     settings = summaries or SummarySettings()
     moment = now or datetime.now(UTC)
-    ensure_schema(conn)
     with conn, conn.cursor() as cur:
         cur.execute(DISTRIBUTION_SQL)
         distribution = cur.fetchall()
