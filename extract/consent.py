@@ -109,9 +109,26 @@ def redact_account(account: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+# Statuses carried inside a Status, by someone else: the boosted post, and the quoted post (Mastodon 4.5+).
+_NESTED = (("reblog", "boost of"), ("quote", "quote of"))
+
+
+def _nested_status(status: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = status.get(key)
+    if key == "quote":
+        value = value.get("quoted_status") if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else None
+
+
+def _with_nested(status: dict[str, Any], key: str, nested: dict[str, Any]) -> dict[str, Any]:
+    nested = {k: v for k, v in nested.items() if k != REDACTED_KEY}
+    return {**status, key: nested if key == "reblog" else {**status["quote"], "quoted_status": nested}}
+
+
 def _redact_status(status: dict[str, Any], event_id: str, policy: PrivacyPolicy,
                    force: str | None) -> tuple[dict[str, Any], str | None, str | None]:
-    """(payload, reason the payload was redacted or None, the author's opt-out signal or None)."""
+    """(payload, reason the payload was redacted or None, the author's opt-out signal or None). A boosted or
+    quoted Status inside it is redacted by its own author's consent, or with the outer Status."""
     from orchestration.retention import redact_status
 
     author_signal = account_opt_out(status.get("account"), policy)
@@ -119,11 +136,14 @@ def _redact_status(status: dict[str, Any], event_id: str, policy: PrivacyPolicy,
     visibility = status.get("visibility")
     if reason is None and policy.public_only and isinstance(visibility, str) and visibility != "public":
         reason = f"visibility: {visibility}"
-    nested = status.get("reblog")
-    nested_reason = None
-    if isinstance(nested, dict):
-        nested_payload, nested_reason, _ = _redact_status(nested, event_id, policy, reason)
-    if reason is None and nested_reason is None:
+    nested_results = []
+    for key, label in _NESTED:
+        nested = _nested_status(status, key)
+        if nested is not None:
+            nested_payload, nested_reason, _ = _redact_status(nested, event_id, policy, reason)
+            if nested_reason is not None:
+                nested_results.append((key, label, nested_payload, nested_reason))
+    if reason is None and not nested_results:
         return status, None, None
     result = dict(status)
     if reason is not None:
@@ -134,10 +154,9 @@ def _redact_status(status: dict[str, Any], event_id: str, policy: PrivacyPolicy,
         if isinstance(result.get("account"), dict):
             result["account"] = redact_account(result["account"])
         result[REASON_KEY] = reason
-    if isinstance(nested, dict) and nested_reason is not None:
-        nested_payload.pop(REDACTED_KEY, None)
-        result["reblog"] = nested_payload
-        result.setdefault(REASON_KEY, f"boost of: {nested_reason}")
+    for key, label, nested_payload, nested_reason in nested_results:
+        result = _with_nested(result, key, nested_payload)
+        result.setdefault(REASON_KEY, f"{label}: {nested_reason}")
     result[REDACTED_KEY] = event_id
     return result, result[REASON_KEY], author_signal
 
@@ -336,26 +355,34 @@ def _update(cur, changes: list[tuple[tuple, dict[str, Any]]]) -> None:
 
 def redact_account_history(cur, instance_id: str, opted_out: dict[str, str], policy: PrivacyPolicy) -> int:
     """Redact every earlier raw payload of the accounts (id -> reason) that have just opted out, and the
-    boosted copies of their posts; returns how many rows changed."""
+    boosted and quoted copies of their posts; returns how many rows changed."""
+    accounts = sorted(opted_out)
     cur.execute("""
         select event_id, batch_key, received_at, payload, payload_status_id
         from raw.stream_events
         where instance_id = %s and event_type in %s and jsonb_typeof(payload) = 'object'
           and not payload ? %s
-          and (payload -> 'account' ->> 'id' = any(%s) or payload -> 'reblog' -> 'account' ->> 'id' = any(%s))
-    """, (instance_id, tuple(sorted(STATUS_EVENTS)), REDACTED_KEY, sorted(opted_out), sorted(opted_out)))
+          and (payload -> 'account' ->> 'id' = any(%s) or payload -> 'reblog' -> 'account' ->> 'id' = any(%s)
+               or payload -> 'quote' -> 'quoted_status' -> 'account' ->> 'id' = any(%s))
+    """, (instance_id, tuple(sorted(STATUS_EVENTS)), REDACTED_KEY, accounts, accounts, accounts))
     changes: list[tuple[tuple, dict[str, Any]]] = []
     for event_id, batch_key, received_at, payload, status_id in cur.fetchall():
         author = payload.get("account") if isinstance(payload.get("account"), dict) else {}
         reason = opted_out.get(str(author.get("id")))
         if reason is not None:
             new, _, _ = _redact_status(payload, event_id, policy, reason)
-        else:  # a boost of an opted-out account's post: its text goes, the booster's profile stays
-            nested, _, _ = _redact_status(payload["reblog"], event_id, policy,
-                                          opted_out.get(str(payload["reblog"]["account"].get("id"))))
-            nested.pop(REDACTED_KEY, None)
-            new = {**payload, "reblog": nested, REASON_KEY: f"boost of: {nested.get(REASON_KEY)}",
-                   REDACTED_KEY: event_id}
+        else:  # a boost or quote of an opted-out account's post: its text goes, the sharer's own stays
+            new = dict(payload)
+            for key, label in _NESTED:
+                nested = _nested_status(payload, key)
+                nested_author = nested.get("account") if nested is not None else None
+                nested_reason = opted_out.get(str(nested_author.get("id"))) if isinstance(nested_author, dict) \
+                    else None
+                if nested_reason is not None:
+                    redacted, _, _ = _redact_status(nested, event_id, policy, nested_reason)
+                    new = _with_nested(new, key, redacted)
+                    new.setdefault(REASON_KEY, f"{label}: {redacted.get(REASON_KEY)}")
+            new[REDACTED_KEY] = event_id
         changes.append(((instance_id, status_id, event_id, batch_key, received_at), new))
     _update(cur, changes)
     return len(changes)

@@ -184,3 +184,35 @@ def test_an_opt_out_later_in_the_batch_redacts_the_authors_earlier_posts_with_it
         (stored,) = _stored(warehouse, status["id"])
         assert stored["content"] == "" and stored["forkalytics_redaction"] == "noindex: true"
     assert "zqx" in _stored(warehouse, other["id"])[0]["content"]
+
+
+def test_a_quote_of_an_opted_out_post_loses_the_quoted_text_and_keeps_its_own(warehouse, tmp_path, statuses):
+    original = {**statuses[20], "account": {**statuses[20]["account"], "indexable": False}}
+    quoting = {**statuses[21], "id": "999000222", "quote": {"state": "accepted", "quoted_status": original}}
+    RawLoader(warehouse.dsn, tmp_path).load_batch("t:1", [_event(quoting)])
+    (stored,) = _stored(warehouse, quoting["id"])
+    assert stored["quote"]["quoted_status"]["content"] == "" and stored["quote"]["state"] == "accepted"
+    assert stored["quote"]["quoted_status"]["account"]["note"] == ""
+    assert stored["quote"]["quoted_status"]["id"] == original["id"]
+    assert stored["content"] == quoting["content"] and "zqx" in stored["content"]
+    assert stored["forkalytics_redaction"] == "quote of: indexable: false"
+
+
+def test_a_later_opt_out_redacts_earlier_boosts_and_quotes_of_the_account(warehouse, tmp_path, statuses):
+    author, sharer = statuses[22], statuses[23]
+    if author["account"]["id"] == sharer["account"]["id"]:
+        sharer = next(s for s in statuses[24:] if s["account"]["id"] != author["account"]["id"])
+    boost = {**sharer, "id": "999000333", "content": "", "reblog": author}
+    quoting = {**sharer, "id": "999000444", "quote": {"state": "accepted", "quoted_status": author}}
+    loader = RawLoader(warehouse.dsn, tmp_path)
+    loader.load_batch("t:1", [_event(author), _event(boost), _event(quoting)])
+    assert "zqx" in _stored(warehouse, quoting["id"])[0]["quote"]["quoted_status"]["content"]
+
+    later = {**statuses[25], "id": "999000555", "account": {**author["account"], "discoverable": False}}
+    loader.load_batch("t:2", [_event(later, minutes=5)])
+    (boosted,) = _stored(warehouse, boost["id"])
+    assert boosted["reblog"]["content"] == "" and boosted["forkalytics_redaction"] == "boost of: discoverable: false"
+    (quoted,) = _stored(warehouse, quoting["id"])
+    assert quoted["quote"]["quoted_status"]["content"] == ""
+    assert quoted["forkalytics_redaction"] == "quote of: discoverable: false"
+    assert quoted["content"] == sharer["content"] and quoted["account"]["note"] == sharer["account"]["note"]
