@@ -9,8 +9,8 @@ are not UTF-8 travel as ``payload_base64``. ``forkalytics stream --record`` writ
 
 Loading is idempotent: a file's batches are keyed by the file's content hash and the batch number, so
 loading the same archive twice adds nothing. A large archive is read and prepared (normalised, consent pass,
-written as Arrow files) by a worker process while the loader ``COPY``s the batch before, so reading and
-loading use different cores.
+written as Arrow files) by a worker process (a fresh interpreter, talking over pipes) while the loader
+``COPY``s the batch before, so reading and loading use different cores.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ import contextlib
 import gzip
 import hashlib
 import json
-import multiprocessing
 import os
-import queue
+import pickle
 import shutil
+import struct
+import subprocess
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -190,15 +192,23 @@ ARCHIVE_BATCH_EVENTS = 25_000
 PARALLEL_MIN_BYTES = 32 << 20
 
 
+# The first batches are smaller (5,000, 10,000, 20,000 events, then the batch size), so the loader starts
+# COPYing soon instead of waiting for a whole large batch to be prepared. The sizes depend only on the batch
+# size, so the same file always gives the same batches (and batch keys).
+_FIRST_BATCH_EVENTS = 5_000
+
+
 def _batches(path: Path, default_instance: str | None, batch_size: int) -> Iterator[tuple[list[RawEvent], int]]:
     batch: list[RawEvent] = []
     offset = 0
+    size = min(batch_size, _FIRST_BATCH_EVENTS)
     for line in read_archive(path, default_instance):
         batch.append(line.event)
         offset = line.offset
-        if len(batch) >= batch_size:
+        if len(batch) >= size:
             yield batch, offset
             batch = []
+            size = min(batch_size, size * 2)
     if batch:
         yield batch, offset
 
@@ -209,46 +219,86 @@ def _prepared(path: Path, default_instance: str | None, batch_size: int, digest:
         yield prepare_batch(f"import:{digest}:{number:06d}", events, privacy, directory), offset
 
 
-def _worker(results: multiprocessing.Queue, arguments: tuple) -> None:
-    """The worker process: prepare every batch, in order, and hand each over (the queue bounds how far ahead)."""
+# Prepared batches the worker may be ahead of the loader (each is an Arrow file on disk until it is loaded).
+_AHEAD = 2
+_FRAME = struct.Struct(">Q")
+
+
+def _write_frame(stream: IO[bytes], value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_FRAME.pack(len(data)) + data)
+    stream.flush()
+
+
+def _read_frame(stream: IO[bytes]) -> Any:
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        raise EOFError
+    size = _FRAME.unpack(head)[0]
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)  # noqa: S301 - frames come from our own worker process, over its stdout pipe
+
+
+def worker_main() -> None:
+    """The worker process (``python -c "from extract.archive import worker_main; worker_main()"``): reads its
+    arguments from standard input, prepares every batch in order and writes each as a frame on standard
+    output, at most ``_AHEAD`` batches ahead of the loader (which sends one byte per batch it has taken)."""
+    inbound, outbound = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write into the frames
+    arguments = _read_frame(inbound)
+    ahead = 0
     try:
         for item in _prepared(*arguments):
-            results.put(("batch", item))
-        results.put(("done", None))
+            if ahead >= _AHEAD:
+                if not inbound.read(1):
+                    return  # the loader has gone
+                ahead -= 1
+            _write_frame(outbound, ("batch", item))
+            ahead += 1
+        _write_frame(outbound, ("done", None))
     except UserError as exc:
-        results.put(("user_error", (str(exc), exc.exit_code)))
+        _write_frame(outbound, ("user_error", (str(exc), exc.exit_code)))
+    except BrokenPipeError:
+        return
     except BaseException:  # noqa: BLE001 - reported to the loading process, which raises it
-        results.put(("crash", traceback.format_exc()))
+        _write_frame(outbound, ("crash", traceback.format_exc()))
 
 
 def _prepared_in_worker(arguments: tuple) -> Iterator[tuple[PreparedBatch, int]]:
-    context = multiprocessing.get_context("spawn")  # the loading process may hold threads and connections
-    results = context.Queue(maxsize=2)
-    worker = context.Process(target=_worker, args=(results, arguments), name="forkalytics-archive-reader",
-                             daemon=True)
-    worker.start()
+    """Batches prepared by a worker process: a fresh interpreter (never a fork of this process, which may hold
+    threads and connections, and independent of how this program's main module was written)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    worker = subprocess.Popen([sys.executable, "-c", "from extract.archive import worker_main; worker_main()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    assert worker.stdin is not None and worker.stdout is not None
     try:
+        _write_frame(worker.stdin, arguments)
         while True:
             try:
-                kind, value = results.get(timeout=1.0)
-            except queue.Empty:
-                if not worker.is_alive():
-                    raise LoadError(f"the process reading the archive stopped (exit code {worker.exitcode}); "
-                                    "batches loaded so far stay loaded, and loading again resumes") from None
-                continue
+                kind, value = _read_frame(worker.stdout)
+            except EOFError:
+                raise LoadError(f"the process reading the archive stopped (exit code {worker.wait()}); "
+                                "batches loaded so far stay loaded, and loading again resumes") from None
             if kind == "done":
                 return
-            if kind == "batch":
-                yield value
-            elif kind == "user_error":
+            if kind == "user_error":
                 raise UserError(*value)
-            else:
+            if kind != "batch":
                 raise LoadError(f"reading the archive failed:\n{value}")
+            yield value
+            with contextlib.suppress(BrokenPipeError):  # a worker that has finished reads no more
+                worker.stdin.write(b".")  # one batch taken: the worker may prepare one more
+                worker.stdin.flush()
     finally:
-        if worker.is_alive():
+        for stream in (worker.stdin, worker.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+        if worker.poll() is None:
             worker.terminate()
-        worker.join(timeout=10)
-        results.close()
+        worker.wait(timeout=30)
 
 
 def load_archive(path: Path, loader: RawLoader, *, default_instance: str | None = None,

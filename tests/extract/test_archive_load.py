@@ -5,6 +5,9 @@ found by the worker reaches the caller as the same clear error."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +70,29 @@ def test_a_problem_found_by_the_worker_is_the_same_clear_error(warehouse, tmp_pa
                          parallel=parallel)
     # the batch before the bad line was loaded in both runs (the same batch key: once)
     assert query(warehouse, "select count(*) from raw.stream_events") == [(2,)]
+
+
+def test_the_worker_does_not_depend_on_the_callers_main_module(warehouse, tmp_path, archive):
+    """A script without an ``if __name__ == "__main__"`` guard can load in parallel (the worker is a fresh
+    interpreter, not a multiprocessing child that would import the script again)."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import sys\nfrom pathlib import Path\nfrom extract.archive import load_archive\n"
+        "from extract.raw_loader import RawLoader\n"
+        f"report = load_archive(Path({str(archive)!r}), RawLoader({warehouse.dsn!r}, Path({str(tmp_path)!r})),\n"
+        "                      batch_size=500, parallel=True)\n"
+        "print(report.rows, report.batches)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1201", "3"]
+    assert query(warehouse, "select count(*) from raw.stream_events") == [(1_201,)]
+
+
+def test_the_first_batches_are_smaller_and_the_same_file_always_gives_the_same_batches(archive, monkeypatch):
+    from extract import archive as module
+
+    monkeypatch.setattr(module, "_FIRST_BATCH_EVENTS", 50)
+    sizes = [len(events) for events, _ in module._batches(archive, None, 300)]
+    assert sizes == [50, 100, 200, 300, 300, 251]
+    assert [len(events) for events, _ in module._batches(archive, None, 300)] == sizes
