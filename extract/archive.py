@@ -266,16 +266,23 @@ def worker_main() -> None:
         _write_frame(outbound, ("crash", traceback.format_exc()))
 
 
-def _prepared_in_worker(arguments: tuple) -> Iterator[tuple[PreparedBatch, int]]:
-    """Batches prepared by a worker process: a fresh interpreter (never a fork of this process, which may hold
-    threads and connections, and independent of how this program's main module was written)."""
+def _start_worker(arguments: tuple) -> subprocess.Popen:
+    """A worker process preparing the batches: a fresh interpreter (never a fork of this process, which may
+    hold threads and connections, and independent of how this program's main module was written)."""
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     worker = subprocess.Popen([sys.executable, "-c", "from extract.archive import worker_main; worker_main()"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    assert worker.stdin is not None
+    with contextlib.suppress(OSError):  # a worker that has already gone says so when its frames are read
+        _write_frame(worker.stdin, arguments)
+    return worker
+
+
+def _prepared_in_worker(worker: subprocess.Popen) -> Iterator[tuple[PreparedBatch, int]]:
+    """The batches the worker prepares, in order; the worker is stopped when the loop ends, however it ends."""
     assert worker.stdin is not None and worker.stdout is not None
     try:
-        _write_frame(worker.stdin, arguments)
         while True:
             try:
                 kind, value = _read_frame(worker.stdout)
@@ -318,7 +325,18 @@ def load_archive(path: Path, loader: RawLoader, *, default_instance: str | None 
     arguments = (path, default_instance, batch_size, digest, loader.privacy, directory)
     report = LoadReport()
     try:
-        with contextlib.closing(_prepared_in_worker(arguments) if parallel else _prepared(*arguments)) as batches:
+        if parallel:
+            worker = _start_worker(arguments)
+            try:
+                loader.warm_up()  # dlt's start-up runs while the worker prepares the first batch
+            except BaseException:
+                worker.kill()
+                worker.wait()
+                raise
+            batches = _prepared_in_worker(worker)
+        else:
+            batches = _prepared(*arguments)
+        with contextlib.closing(batches):
             for prepared, offset in batches:
                 report.add(loader.load_prepared(prepared))
                 if on_batch is not None:

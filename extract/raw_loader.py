@@ -216,6 +216,10 @@ class RawLoader:
             )
         return self._pipeline
 
+    def warm_up(self) -> None:
+        """Import dlt and open the pipeline now (a second or two), e.g. while the first batch is prepared."""
+        self._get_pipeline()
+
     def _run(self, resource) -> None:
         """Run the pipeline on ``resource`` alone.
 
