@@ -106,6 +106,7 @@ class FakeOpenAI:
         with self._lock:
             self.requests.append({"path": path, "query": query, "headers": {k.lower(): v for k, v in headers.items()},
                                   "body": body, "task": task, "system": system, "user": user})
+            number = len(self.requests)  # the reply's id: taken under the lock, unique with concurrent requests
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             reply = self.queued.pop(0) if self.queued else None
@@ -115,15 +116,16 @@ class FakeOpenAI:
             if reply is not None:
                 return reply
             answer = self.answer(task, user)
-            return 200, self.completion(answer, user), {}
+            return 200, self.completion(answer, user, number), {}
         finally:
             with self._lock:
                 self.in_flight -= 1
 
-    def completion(self, content: Any, prompt: str) -> dict[str, Any]:
+    def completion(self, content: Any, prompt: str, number: int | None = None) -> dict[str, Any]:
         text = content if isinstance(content, str) else json.dumps(content)
         return {
-            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 1764000000,
+            "id": f"chatcmpl-{len(self.requests) if number is None else number}", "object": "chat.completion",
+            "created": 1764000000,
             "model": self.model,
             "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
             "usage": {"prompt_tokens": len(prompt) // 4 + 1, "completion_tokens": len(text) // 4 + 1,
