@@ -30,7 +30,7 @@ import psycopg2
 
 from extract.consent import STRICT, BatchConsent, ConsentPass, PrivacyPolicy, after_load
 from extract.events import RawEvent, RawRow, normalise_parsed
-from extract.raw_schema import ensure_month_partitions, is_partitioned
+from extract.raw_schema import STREAM_EVENT_COLUMNS, ensure_month_partitions, is_partitioned
 from extract.spool import SpoolBusy, exclusive_lock, read_segment, ready_segments
 
 log = logging.getLogger(__name__)
@@ -110,28 +110,21 @@ def _arrow_table(rows: Sequence[RawRow], batch_key: str):  # -> pyarrow.Table
     })
 
 
-def _column(name: str, data_type: str, nullable: bool, **extra) -> dict:
-    return {"name": name, "data_type": data_type, "nullable": nullable, **extra}
+_DLT_TYPES = {"varchar": "text", "jsonb": "json", "boolean": "bool", "timestamp with time zone": "timestamp"}
 
 
-# The whole of raw.stream_events as dlt sees it (an imported file brings no schema of its own). Columns that
-# may not be null are declared so: dlt's COPY reads an empty field as NULL only in nullable columns.
-_EVENT_COLUMNS = {column["name"]: column for column in (
-    _column("event_id", "text", False),
-    _column("instance_id", "text", False),
-    _column("instance_url", "text", False),
-    _column("stream", "text", False),
-    _column("source", "text", False),
-    _column("event_type", "text", False),
-    _column("received_at", "timestamp", False, timezone=True),
-    _column("payload", "json", True),
-    _column("payload_status_id", "text", True),
-    _column("payload_error", "text", True),
-    _column("payload_escaped", "bool", False),
-    _column("payload_raw_base64", "text", True),
-    _column("batch_key", "text", False),
-    _column("_dlt_load_id", "text", False),
-)}
+def _dlt_column(name: str, ddl: str) -> dict:
+    """dlt's hint for a column of the raw contract (``extract.raw_schema``): its type, and whether it may be
+    null (dlt's COPY reads an empty field as NULL only in nullable columns, so not-null ones must say so)."""
+    kind = ddl.removesuffix(" not null")
+    column = {"name": name, "data_type": _DLT_TYPES[kind], "nullable": not ddl.endswith(" not null")}
+    if kind == "timestamp with time zone":
+        column["timezone"] = True
+    return column
+
+
+# The whole of raw.stream_events as dlt sees it (an imported file brings no schema of its own).
+_EVENT_COLUMNS = {name: _dlt_column(name, ddl) for name, ddl in STREAM_EVENT_COLUMNS.items()}
 
 
 @dataclass
