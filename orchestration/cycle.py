@@ -157,6 +157,17 @@ def enrich_step(config: Config, dsn: str, say: Callable[[str], None]) -> StepRes
                       detail={"failures": report.failures, "providers": report.providers})
 
 
+def cycle_build_args(*, full_refresh: bool = False, rebuild_history: bool = False) -> list[str]:
+    """The options of a cycle's ``dbt build``. An incremental cycle tests only the rows it wrote
+    (var ``test_changed_rows_only``, dbt_project/macros/tests/changed_rows.sql), so its tests do not grow
+    with the history; a full refresh rewrites (and so tests) everything. Whole tables are tested by the
+    scheduler's daily test run and by any ``dbt build`` / ``dbt test`` run by hand."""
+    if not full_refresh:
+        return ["--vars", json.dumps({"test_changed_rows_only": True})]
+    dbt_vars = {"rebuild_event_history": True} if rebuild_history else {}
+    return ["--full-refresh", *(["--vars", json.dumps(dbt_vars)] if dbt_vars else [])]
+
+
 def run_cycle(config: Config, warehouse: Warehouse, *, say: Callable[[str], None],
               stop_event: threading.Event | None = None, full_refresh: bool = False,
               rebuild_history: bool = False, enrich: bool = True, quiet_dbt: bool = True) -> CycleReport:
@@ -167,9 +178,7 @@ def run_cycle(config: Config, warehouse: Warehouse, *, say: Callable[[str], None
     """
     stop_event = stop_event or threading.Event()
     report = CycleReport(started_at=datetime.now(timezone.utc).isoformat(), full_refresh=full_refresh)
-    refresh = ["--full-refresh"] if full_refresh else []
-    if full_refresh and rebuild_history:
-        refresh += ["--vars", '{"rebuild_event_history": true}']
+    refresh = cycle_build_args(full_refresh=full_refresh, rebuild_history=rebuild_history)
 
     def attempt(name: str, action: Callable[[], StepResult]) -> StepResult:
         if stop_event.is_set():

@@ -6,8 +6,9 @@ One process does everything, one at a time per state directory (a lock file):
   moves buffered events into ``raw`` every few seconds);
 * polls metrics (``orchestration.polling.run_poll``, in a thread of its own);
 * runs a whole ELT cycle (``orchestration.cycle.run_cycle``) every ``schedule.cycle_minutes``;
-* once a UTC day, after ``schedule.daily_at``: the daily summary (enrichment's summaries task) and
-  retention (when ``forkalytics retention`` is installed).
+* once a UTC day, after ``schedule.daily_at``: the daily summary (enrichment's summaries task), every
+  dbt data test over whole tables (a cycle tests only the rows it wrote) and retention (when
+  ``forkalytics retention`` is installed).
 
 A failing step is reported and simply runs again next cycle; a thread that dies (an unreachable instance,
 say) is restarted at the next cycle. Streams never stop for a failed cycle. SIGTERM or SIGINT stops
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from extract.spool import SpoolBusy, exclusive_lock
 from orchestration.config import Config
-from orchestration.cycle import CycleReport, run_cycle
+from orchestration.cycle import CycleReport, dbt_step, run_cycle
 from orchestration.errors import ConfigError, UserError
 from orchestration.warehouse import Warehouse
 
@@ -155,6 +156,11 @@ class Scheduler:
             self._daily_done = None
             self.say(f"daily summary: FAILED: {exc}; retried at the next cycle")
             return
+        # each cycle tests only the rows it wrote (cycle_build_args); once a day every test reads every row
+        tests = dbt_step("daily tests", ["test"], self.config, dsn)
+        self.say(tests.line)
+        if tests.ok:
+            self.report.daily_runs.append("tests")
         if self.config.schedule.retention:
             retention = find_retention()
             if retention is None:

@@ -16,6 +16,43 @@
     )
 {%- endmacro %}
 
+{#-
+  Change tracking from model to model. Every model that is built incrementally from the event log carries
+  `refreshed_at`: the start of the dbt invocation that last wrote the row (run_started_timestamptz). A model
+  downstream reads only the upstream rows refreshed after its own newest row was written:
+
+      where upstream.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+
+  Within one invocation every model runs after its parents, so the rows a parent wrote before this model's
+  last run were read by that run; rows written since (by this invocation, or by a run of the parent alone)
+  have a newer refreshed_at. Unlike a window of load time, this does not grow with a bulk load or a replay:
+  an incremental run reads what changed since the last run, whenever it was loaded. The watermark is
+  inlined as a literal (one query when the model runs), so the planner estimates the changed rows from the
+  parent's statistics (fresh: every model is analysed when built) instead of guessing.
+  A model that wrote nothing has no watermark (first run, or rows from before the column existed, whose
+  refreshed_at is null): it reads every parent row that has a refreshed_at.
+-#}
+{% macro last_refreshed_at() -%}
+    {%- set watermark = none -%}
+    {%- if is_incremental() and model.resource_type == 'unit_test' -%}
+        {#- a unit test's `this` is a fixture (a CTE), not a table to query now -#}
+        {%- do return("coalesce((select max(refreshed_at) from " ~ this ~ "), cast('-infinity' as timestamptz))") -%}
+    {%- elif execute and is_incremental() -%}
+        {%- set result = run_query('select cast(max(refreshed_at) as text) from ' ~ this) -%}
+        {%- set watermark = result.columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if watermark is none -%}
+        cast('-infinity' as timestamptz)
+    {%- else -%}
+        cast('{{ watermark }}' as timestamptz)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The index every model with refreshed_at gets, so parent rows changed since a run are found by range. -#}
+{% macro refreshed_at_index() -%}
+    create index if not exists {{ this.identifier }}_refreshed_idx on {{ this }} (refreshed_at)
+{%- endmacro %}
+
 {#- The dbt invocation's start time as timestamptz (for processed_at audit columns). -#}
 {% macro run_started_timestamptz() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as timestamptz)

@@ -9,8 +9,9 @@ import psycopg2
 # subfolders of marts/: `dbt build <CORE_SELECTION>`.
 CORE_SELECTION = ["--select", "+path:dbt_project/models/marts/*.sql", "--indirect-selection", "cautious"]
 
-# processed_at records when dbt first processed an event: a full refresh sets it anew by design.
-AUDIT_COLUMNS = {"processed_at"}
+# processed_at (when dbt first processed an event) and refreshed_at (when dbt last wrote a row): a full
+# refresh sets them anew by design.
+AUDIT_COLUMNS = {"processed_at", "refreshed_at"}
 
 
 def snapshot_marts(dsn: str, *, only: set[str] | None = None) -> dict[str, list[tuple]]:

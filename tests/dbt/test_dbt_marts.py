@@ -22,6 +22,7 @@ from dbt_payloads import RawEvents, prepare_sources, ts
 from dbt_scenario import EDIT_TEXTS, HELLO_TEXT, LINK_URL, MS, SIM, load_first, load_second
 from marts_snapshot import CORE_SELECTION, snapshot_marts
 
+from orchestration.cycle import cycle_build_args
 from orchestration.dbt_runner import DbtResult, mart_row_counts, run_dbt
 from orchestration.warehouse import Warehouse, WarehouseSettings
 
@@ -92,7 +93,8 @@ def scenario(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         conn.commit()
         load_second(conn, raw)
         conn.close()
-        incremental = run_dbt(["build", *CORE_SELECTION], dsn, state_dir=state_dir, quiet=True)
+        # as a scheduled cycle runs it: its data tests read the rows this run wrote
+        incremental = run_dbt(["build", *CORE_SELECTION, *cycle_build_args()], dsn, state_dir=state_dir, quiet=True)
         assert incremental.success, incremental.summary + "\n" + incremental.output_tail
         after_incremental = snapshot_marts(dsn)
         full_refresh = run_dbt(["build", *CORE_SELECTION, "--full-refresh"], dsn, state_dir=state_dir, quiet=True)
@@ -363,3 +365,44 @@ def test_documented_columns_are_the_built_columns(scenario: Scenario) -> None:
             differences[node["name"]] = {"undocumented": sorted(built_columns - documented),
                                          "not built": sorted(documented - built_columns)}
     assert differences == {}
+
+
+# -- the cycle's data tests read what the run wrote --------------------------------------------------------
+
+def test_a_cycle_tests_the_rows_it_wrote_and_a_plain_test_run_every_row(scenario: Scenario) -> None:
+    """A bad value in a row an incremental run rewrites fails the cycle's tests; one in a row it did not
+    write is left to whole-table test runs (`dbt test`, the scheduler's daily run), which fail on it.
+    Runs last: it corrupts rows and puts them back."""
+    stream_events = ["--select", "stream_events"]
+    old, rewritten = (r["event_id"] for r in scenario.query(
+        "select event_id from marts.stream_events where source = 'stream' order by event_id limit 2"))
+    conn = psycopg2.connect(scenario.dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            # an old mart row goes bad; nothing upstream changes
+            cur.execute("update marts.stream_events set source = 'bogus' where event_id = %s", (old,))
+        cycle = run_dbt(["build", *stream_events, *cycle_build_args()], scenario.dsn,
+                        state_dir=scenario.state_dir, quiet=True)
+        assert cycle.success, cycle.output_tail
+        assert cycle.counts.get("pass", 0) >= 4  # the model's tests ran (over no rewritten row)
+        whole = run_dbt(["test", *stream_events], scenario.dsn, state_dir=scenario.state_dir, quiet=True)
+        assert not whole.success
+        assert any("accepted_values_stream_events_source" in failure for failure in whole.failures), whole.failures
+
+        with conn, conn.cursor() as cur:
+            # an upstream event changes, so the incremental run rewrites its mart row, with the bad value
+            cur.execute("update marts.stream_events set source = 'stream' where event_id = %s", (old,))
+            cur.execute("update intermediate.int_stream_events__deduped set event_source = 'bogus', "
+                        "refreshed_at = clock_timestamp() where event_id = %s", (rewritten,))
+        cycle = run_dbt(["build", *stream_events, *cycle_build_args()], scenario.dsn,
+                        state_dir=scenario.state_dir, quiet=True)
+        assert not cycle.success
+        assert any("accepted_values_stream_events_source" in failure for failure in cycle.failures), cycle.failures
+    finally:
+        with conn, conn.cursor() as cur:
+            cur.execute("update marts.stream_events set source = 'stream' where event_id = %s", (old,))
+            cur.execute("update intermediate.int_stream_events__deduped set event_source = 'stream', "
+                        "refreshed_at = clock_timestamp() where event_id = %s", (rewritten,))
+        conn.close()
+    repaired = run_dbt(["build", *stream_events], scenario.dsn, state_dir=scenario.state_dir, quiet=True)
+    assert repaired.success, repaired.output_tail

@@ -16,7 +16,7 @@ import pytest
 from orchestration.cli import main
 from orchestration.retention import run_retention
 from orchestration.warehouse import Warehouse, WarehouseSettings
-from tests.dbt.marts_snapshot import snapshot_marts
+from tests.dbt.marts_snapshot import AUDIT_COLUMNS, snapshot_marts
 from tests.engagement.engagement_data import Clock, dbt, emit_paced, load_as_streamed, sim_config, start_sim, utc
 from tests.helpers import TOKEN, TOKEN_ENV, query
 
@@ -137,8 +137,9 @@ def test_archive_prune_and_replay_keep_history(partitioned_warehouse, tmp_path, 
 def load_time_columns(dsn: str) -> dict[str, set[int]]:
     """Per mart, the positions of the columns that record when events were loaded or processed."""
     rows = query_dsn(dsn, "select table_name, ordinal_position from information_schema.columns "
-                          "where table_schema = 'marts' and column_name not in ('processed_at') "
-                          "and (column_name like '%%loaded_at' or column_name like '%%processed_at')")
+                          "where table_schema = 'marts' and column_name <> all(%s) "
+                          "and (column_name like '%%loaded_at' or column_name like '%%processed_at')",
+                     (sorted(AUDIT_COLUMNS),))
     positions: dict[str, set[int]] = {}
     for table, position in rows:
         positions.setdefault(table, set()).add(position)
@@ -150,16 +151,16 @@ def without_load_times(dsn: str, marts: dict[str, list[tuple]]) -> dict[str, lis
     skip = load_time_columns(dsn)
     result = {}
     for table, rows in marts.items():
-        # snapshot_marts already drops processed_at; positions count from 1 over the remaining columns
-        positions = {p - 1 - sum(1 for q in processed_positions(dsn, table) if q < p) for p in skip.get(table, ())}
+        # snapshot_marts already drops the audit columns; positions count from 1 over the remaining columns
+        positions = {p - 1 - sum(1 for q in audit_positions(dsn, table) if q < p) for p in skip.get(table, ())}
         result[table] = sorted(tuple(v for i, v in enumerate(row) if i not in positions) for row in rows)
     return result
 
 
-def processed_positions(dsn: str, table: str) -> list[int]:
+def audit_positions(dsn: str, table: str) -> list[int]:
     return [row[0] for row in query_dsn(dsn, "select ordinal_position from information_schema.columns where "
                                              "table_schema = 'marts' and table_name = %s "
-                                             "and column_name = 'processed_at'", (table,))]
+                                             "and column_name = any(%s)", (table, sorted(AUDIT_COLUMNS)))]
 
 
 def marts_without_load_times(dsn: str) -> dict[str, list[tuple]]:

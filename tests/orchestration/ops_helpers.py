@@ -7,8 +7,9 @@ import psycopg2
 from orchestration.config import Config
 from tests.helpers import StreamerThread, wait_for
 
-# processed_at records when dbt first processed an event: a full refresh sets it anew by design.
-AUDIT_COLUMNS = {"processed_at"}
+# processed_at (when dbt first processed an event) and refreshed_at (when dbt last wrote a row): a full
+# refresh sets them anew by design.
+AUDIT_COLUMNS = {"processed_at", "refreshed_at"}
 
 
 def buffer_events(config: Config, sim, count: int) -> list:

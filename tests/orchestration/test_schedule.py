@@ -84,6 +84,8 @@ def test_schedule_runs_two_cycles_and_stops_cleanly_on_sigterm(warehouse, tmp_pa
     assert all(c["success"] for c in cycles[:2]), [c["failed_steps"] for c in cycles]
     assert "cycle 1: ok" in output and "cycle 2: ok" in output
     assert "daily summary: ok" in output
+    # cycles test the rows they wrote; the daily run tests whole tables
+    assert "daily tests: ok" in output, output
     # retention runs daily when the retention job is installed
     assert ("retention: ok" if find_retention() is not None else "retention: not installed") in output, output
 

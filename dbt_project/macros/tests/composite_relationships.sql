@@ -3,8 +3,13 @@
   (to_columns) in `to`. E.g. post_versions (instance_id, post_id) -> posts (instance_id, post_id).
 -#}
 {% test composite_relationships(model, columns, to, to_columns) %}
+    with child as (
+        -- `model` may be a filtered subquery with an alias of its own (get_where_subquery)
+        select * from {{ model }}
+    )
+
     select child.*
-    from {{ model }} as child
+    from child
     where
         {% for column in columns -%}
             child.{{ column }} is not null {{ 'and' if not loop.last }}

@@ -3,12 +3,13 @@
         materialized='incremental',
         unique_key=['instance_id', 'post_id'],
         incremental_strategy='delete+insert',
-        pre_hook="{{ forkalytics.hash_joins_only() if is_incremental() }}",
-        post_hook="{{ forkalytics.privacy_hook_post_versions() }}",
-        on_schema_change='fail',
+        post_hook=[
+            "{{ forkalytics.privacy_hook_post_versions() }}",
+            "{{ forkalytics.refreshed_at_index() }}",
+        ],
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['instance_id', 'post_id', 'version_seq'], 'unique': true},
-            {'columns': ['source_loaded_at']},
         ],
     )
 }}
@@ -18,27 +19,22 @@
   sensitive flag and media) are one version however many sources delivered them. Versions are ordered
   by edited_at (the original, without edited_at, first), then by when they were first observed.
 
-  Incremental: the posts touched by events loaded since the last run (creates, edits, polls, deletes,
-  late or out of order) are recomputed from all of their observations and replace their old rows
-  (delete+insert on (instance_id, post_id)), so the result is the full-refresh result. The planner cannot
-  estimate how many posts are touched (it guessed 2 rows where there were 120,000 and nested-looped over
-  them for minutes); hash_joins_only keeps the incremental path as fast as a rebuild when most posts are.
+  Incremental: the posts with an event refreshed since the last run (creates, edits, polls, deletes,
+  late or out of order: `refreshed_at`, macros/incremental.sql) are recomputed from all of their
+  observations and replace their old rows (delete+insert on (instance_id, post_id)), so the result is the
+  full-refresh result, and the work is proportional to what changed, not to the history.
 -#}
 -- depends_on: {{ ref('int_stream_events__deduped') }}
 with
 
 {% if is_incremental() %}
-    watermark as (
-        select {{ incremental_since('source_loaded_at') }} as since from {{ this }}
-    ),
-
     touched_posts as (
         select distinct
             events.instance_id,
             events.status_id
         from {{ ref('int_stream_events__deduped') }} as events
         where
-            events.last_loaded_at >= (select watermark.since from watermark)
+            events.refreshed_at > {{ last_refreshed_at() }}
             and events.status_id is not null
             and events.parse_error is null
     ),
@@ -157,7 +153,8 @@ final as (
         cast(bounded.version_observation_count as integer) as observation_count,
         deletes.deleted_at,
         deletes.deletion_reason,
-        greatest(bounded.post_loaded_at, deletes.last_loaded_at) as source_loaded_at
+        greatest(bounded.post_loaded_at, deletes.last_loaded_at) as source_loaded_at,
+        {{ run_started_timestamptz() }} as refreshed_at
     from bounded
     left join deletes
         on

@@ -5,9 +5,9 @@
         incremental_strategy='delete+insert',
         post_hook=[
             "{{ forkalytics.privacy_hook_status_observations() }}",
-            "create index if not exists int_status_observations_loaded_idx on {{ this }} (last_loaded_at)",
+            "{{ forkalytics.refreshed_at_index() }}",
         ],
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['event_id'], 'unique': true},
             {'columns': ['instance_id', 'status_id']},
@@ -19,57 +19,18 @@
   `observed_at`, whatever its source (stream, back-fill, poll, import, legacy). Observations of the same
   content are the same version (`version_key`); counts and `observed_at` make the metric history.
 
-  Incremental: the deduplicated events whose `last_loaded_at` (the load time of their newest delivery) is
-  in the look-back window and is not yet a load time of this table. A load is merged into
-  int_stream_events__deduped in one run, so a load time seen here was read whole; a window covering a bulk
-  load no longer re-reads all of it. Not seen: a delivery from a load committed after a newer one, that
-  replaces an event's first delivery without raising its newest load time (an out-of-order duplicate that
-  was received earlier); `dbt build --full-refresh -s int_status_observations+` repairs that. The index
-  on last_loaded_at is made by a hook so tables built before it get it too.
+  Incremental: the deduplicated events refreshed (written or re-ranked) since this model's last run
+  (`refreshed_at`, macros/incremental.sql), whenever their deliveries were loaded; a duplicate delivery
+  that replaces an event's first delivery rewrites the event there, so it is read again here.
 -#}
 with
-
-{% if is_incremental() %}
-    watermark as (
-        select {{ incremental_since('last_loaded_at') }} as since from {{ this }}
-    ),
-
-    -- the load times this table already reflects, in the window: one index probe each (a loose index
-    -- scan on last_loaded_at)
-    observed_load_times as (
-        with recursive load_times as (
-            (
-                select kept.last_loaded_at
-                from {{ this }} as kept
-                where kept.last_loaded_at >= (select watermark.since from watermark)
-                order by kept.last_loaded_at
-                limit 1
-            )
-            union all
-            select next_time.last_loaded_at
-            from load_times
-            cross join lateral (
-                select kept.last_loaded_at
-                from {{ this }} as kept
-                where kept.last_loaded_at > load_times.last_loaded_at
-                order by kept.last_loaded_at
-                limit 1
-            ) as next_time
-        )
-
-        select load_times.last_loaded_at
-        from load_times
-        where load_times.last_loaded_at is not null
-    ),
-{% endif %}
 
 events as (
     select *
     from {{ ref('int_stream_events__deduped') }}
     where
         {% if is_incremental() %} -- noqa: LT02
-            last_loaded_at >= (select watermark.since from watermark)
-            and last_loaded_at not in (select observed_load_times.last_loaded_at from observed_load_times)
+            refreshed_at > {{ last_refreshed_at() }}
             and
         {% endif %}
         carries_status
@@ -134,6 +95,7 @@ final as (
         events.account_following_count,
         events.account_statuses_count,
         events.account_fields,
+        {{ run_started_timestamptz() }} as refreshed_at,
         {{ hash_key([
             'events.edited_at', 'events.content_html', 'events.spoiler_text',
             'events.sensitive', "coalesce(media_per_event.media_ids, '')"

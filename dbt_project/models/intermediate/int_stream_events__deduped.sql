@@ -6,8 +6,9 @@
         post_hook=[
             "{{ forkalytics.privacy_hook_deduped_events() }}",
             "create index if not exists int_stream_events__deduped_loads_idx on {{ this }} (loaded_at, dlt_load_id)",
+            "{{ forkalytics.refreshed_at_index() }}",
         ],
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['event_id'], 'unique': true},
             {'columns': ['instance_id', 'status_id']},
@@ -32,6 +33,10 @@
   read again while it is in the window: idempotent, as before. The index on (loaded_at, dlt_load_id) that
   finds the merged loads is created by a hook, not `indexes`: this table is never rebuilt (full_refresh:
   false), so warehouses built before it get it too.
+
+  `refreshed_at` is when a row was last written (every row this run writes, re-ranked ones included): the
+  models downstream read the rows refreshed since their own last run (macros/incremental.sql). Rows kept
+  before the column existed have none, and were read by the models downstream already.
 -#}
 {%- set event_columns = [
     'event_id', 'instance_id', 'instance_url', 'stream', 'event_source', 'event_type',
@@ -188,7 +193,8 @@ final as (
         {%- endfor %}
         single_deliveries.last_received_at,
         single_deliveries.last_loaded_at,
-        single_deliveries.processed_at
+        single_deliveries.processed_at,
+        {{ run_started_timestamptz() }} as refreshed_at
     from single_deliveries
     union all
     select
@@ -197,7 +203,8 @@ final as (
         {%- endfor %}
         ranked.max_received_at as last_received_at,
         ranked.max_loaded_at as last_loaded_at,
-        ranked.first_processed_at as processed_at
+        ranked.first_processed_at as processed_at,
+        {{ run_started_timestamptz() }} as refreshed_at
     from ranked
     where ranked.delivery_rank = 1
 )

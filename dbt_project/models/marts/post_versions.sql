@@ -3,11 +3,13 @@
         materialized='incremental',
         unique_key=['instance_id', 'post_id'],
         incremental_strategy='delete+insert',
-        post_hook="{{ forkalytics.privacy_hook_post_versions(intermediate=false) }}",
-        on_schema_change='fail',
+        post_hook=[
+            "{{ forkalytics.privacy_hook_post_versions(intermediate=false) }}",
+            "{{ forkalytics.refreshed_at_index() }}",
+        ],
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['instance_id', 'post_id', 'version_seq'], 'unique': true},
-            {'columns': ['source_loaded_at']},
         ],
     )
 }}
@@ -15,32 +17,18 @@
   SCD2 history of every post's content: version 1 is the original text, each edit one more version
   (even when several edits land between two dbt runs), `valid_to` is the next version's `valid_from`, and
   a delete closes the last version. Text of deleted posts is redacted (var redact_deleted_content).
-  Incremental like int_post_versions: posts whose versions changed since the last run are replaced.
+  Incremental like int_post_versions: the posts whose versions were refreshed there since the last run
+  are replaced.
 -#}
 with
 
-{% if is_incremental() %}
-    watermark as (
-        select {{ incremental_since('source_loaded_at') }} as since from {{ this }}
-    ),
-
-    touched_posts as (
-        select distinct
-            versions.instance_id,
-            versions.post_id
-        from {{ ref('int_post_versions') }} as versions
-        where versions.source_loaded_at >= (select watermark.since from watermark)
-    ),
-{% endif %}
-
+-- incremental: int_post_versions rewrites every version of a post it recomputes, so the versions
+-- refreshed there are whole posts
 versions as (
     select versions.*
     from {{ ref('int_post_versions') }} as versions
     {% if is_incremental() %}
-        inner join touched_posts
-            on
-                versions.instance_id = touched_posts.instance_id
-                and versions.post_id = touched_posts.post_id
+        where versions.refreshed_at > {{ last_refreshed_at() }}
     {% endif %}
 ),
 
@@ -69,7 +57,8 @@ final as (
         versions.observation_count,
         versions.deleted_at is not null as is_post_deleted,
         {{ 'versions.deleted_at is not null' if redact_deleted() else 'false' }} as is_redacted,
-        versions.source_loaded_at
+        versions.source_loaded_at,
+        {{ run_started_timestamptz() }} as refreshed_at
     from versions
 )
 

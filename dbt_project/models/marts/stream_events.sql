@@ -3,40 +3,53 @@
         materialized='incremental',
         unique_key='event_id',
         incremental_strategy='delete+insert',
-        post_hook="{{ forkalytics.privacy_hook_stream_events() }}",
-        on_schema_change='fail',
+        post_hook=[
+            "{{ forkalytics.privacy_hook_stream_events() }}",
+            "{{ forkalytics.refreshed_at_index() }}",
+        ],
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['event_id'], 'unique': true},
             {'columns': ['instance_id', 'status_id']},
-            {'columns': ['source_loaded_at']},
         ],
     )
 }}
 {#-
   The seed's event log: one row per distinct event (duplicate deliveries dropped) with what processing
   did with it, for "why is post X missing?": `process_outcome` and `process_error`. The payload of events
-  about deleted posts is redacted (var redact_deleted_content). Incremental: new events, plus every event
-  of a post whose state changed since the last run (its outcome or redaction may have changed).
+  about deleted posts is redacted (var redact_deleted_content). Incremental: the events refreshed since the
+  last run, plus every event of a post whose versions or delete were refreshed since (its outcome or
+  redaction may have changed); macros/incremental.sql.
 -#}
 with
 
 {% if is_incremental() %}
-    watermark as (
-        select {{ incremental_since('source_loaded_at') }} as since from {{ this }}
-    ),
-
-    touched_posts as (
-        select distinct
+    changed_posts as (
+        select
             instance_id,
             post_id as status_id
         from {{ ref('int_post_versions') }}
-        where source_loaded_at >= (select watermark.since from watermark)
+        where refreshed_at > {{ last_refreshed_at() }}
         union
-        select distinct
+        select
             instance_id,
             status_id
         from {{ ref('int_status_deletes') }}
-        where last_loaded_at >= (select watermark.since from watermark)
+        where refreshed_at > {{ last_refreshed_at() }}
+    ),
+
+    -- keys first, then the wide rows by their unique index (a union of the rows would compare payloads)
+    changed_events as (
+        select events.event_id
+        from {{ ref('int_stream_events__deduped') }} as events
+        where events.refreshed_at > {{ last_refreshed_at() }}
+        union
+        select events.event_id
+        from {{ ref('int_stream_events__deduped') }} as events
+        inner join changed_posts
+            on
+                events.instance_id = changed_posts.instance_id
+                and events.status_id = changed_posts.status_id
     ),
 {% endif %}
 
@@ -44,25 +57,28 @@ events as (
     select events.*
     from {{ ref('int_stream_events__deduped') }} as events
     {% if is_incremental() %}
-        where
-            events.last_loaded_at >= (select watermark.since from watermark)
-            or exists (
-                select 1
-                from touched_posts
-                where
-                    touched_posts.instance_id = events.instance_id
-                    and touched_posts.status_id = events.status_id
-            )
+        where events.event_id in (select changed_events.event_id from changed_events)
     {% endif %}
 ),
 
 post_state as (
     select
-        instance_id,
-        post_id,
-        max(source_loaded_at) as source_loaded_at
-    from {{ ref('int_post_versions') }}
-    group by instance_id, post_id
+        versions.instance_id,
+        versions.post_id,
+        max(versions.source_loaded_at) as source_loaded_at
+    from {{ ref('int_post_versions') }} as versions
+    {% if is_incremental() %}
+        inner join (
+            select distinct
+                events.instance_id,
+                events.status_id
+            from events
+        ) as event_posts
+            on
+                versions.instance_id = event_posts.instance_id
+                and versions.post_id = event_posts.status_id
+    {% endif %}
+    group by versions.instance_id, versions.post_id
 ),
 
 final as (
@@ -98,7 +114,8 @@ final as (
             else 'applied'
         end as process_outcome,
         coalesce(events.parse_error, events.parse_warning) as process_error,
-        greatest(events.last_loaded_at, post_state.source_loaded_at, deletes.last_loaded_at) as source_loaded_at
+        greatest(events.last_loaded_at, post_state.source_loaded_at, deletes.last_loaded_at) as source_loaded_at,
+        {{ run_started_timestamptz() }} as refreshed_at
     from events
     left join {{ ref('int_status_deletes') }} as deletes
         on
