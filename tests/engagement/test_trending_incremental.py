@@ -47,3 +47,29 @@ def test_incremental_hashtag_stats_equal_a_full_rebuild(warehouse, tmp_path):
     dbt(warehouse.dsn, state, "build", *select, "--full-refresh")
     assert snapshot_marts(warehouse.dsn, only=TABLES) == incremental
     assert query(warehouse, "select count(distinct hour_ts) from marts.hashtag_hourly_stats")[0][0] >= 4
+
+
+ENGAGEMENT_TABLES = {"post_metric_snapshots", "post_engagement_velocity", "posts_gaining_favourites", "trending_posts",
+                     "trending_links", "hourly_stats", "hourly_domain_stats", "hashtag_uses"}
+# thinning windows of minutes, so that the boundaries move across the rows between two builds
+THIN_FAST = {"metric_snapshots_keep_all_days": 0.02, "metric_snapshots_keep_hourly_days": 0.1}
+
+
+def test_incremental_engagement_marts_equal_a_full_rebuild(warehouse, tmp_path):
+    clock = Clock(utc(2026, 11, 20, 22, 0))
+    sim = start_sim(clock, 83)
+    try:
+        config = sim_config(tmp_path, [sim])
+        loads = [emit_paced(sim, clock, 90, 60), emit_paced(sim, clock, 90, 60), emit_paced(sim, clock, 60, 45)]
+    finally:
+        sim.stop()
+    state = tmp_path / "dbt"
+    select = ("--select", *(f"+{name}" for name in sorted(ENGAGEMENT_TABLES)), "--indirect-selection", "cautious")
+    for number, events in enumerate(loads):  # each build moves the reference time by an hour or two
+        load_as_streamed(warehouse.dsn, config, events, f"stream:{number}")
+        dbt(warehouse.dsn, state, "build", *select, vars=THIN_FAST)
+    incremental = snapshot_marts(warehouse.dsn, only=ENGAGEMENT_TABLES)
+    dbt(warehouse.dsn, state, "build", *select, "--full-refresh", vars=THIN_FAST)
+    assert snapshot_marts(warehouse.dsn, only=ENGAGEMENT_TABLES) == incremental
+    tiers = {tier for (tier,) in query(warehouse, "select distinct retention_tier from marts.post_metric_snapshots")}
+    assert tiers == {"all", "hourly", "daily"}

@@ -6,6 +6,7 @@
         post_hook=[
             "{{ forkalytics.privacy_hook_status_observations() }}",
             "{{ forkalytics.refreshed_at_index() }}",
+            "create index if not exists {{ this.identifier }}_observed_idx on {{ this }} (observed_at)",
         ],
         on_schema_change='append_new_columns',
         indexes=[
@@ -22,6 +23,8 @@
   Incremental: the deduplicated events refreshed (written or re-ranked) since this model's last run
   (`refreshed_at`, macros/incremental.sql), whenever their deliveries were loaded; a duplicate delivery
   that replaces an event's first delivery rewrites the event there, so it is read again here.
+  The index on observed_at (a hook, so warehouses built before it get it too) answers
+  post_metric_snapshots' reference time (the newest observation) and the rows its thinning boundaries cross.
 -#}
 with
 

@@ -1,7 +1,11 @@
 {#-
-  Engagement velocity per post from post_metric_snapshots (read in lateral lookups that use its index), at the reference time (var engagement_as_of,
-  default the newest snapshot): favourites, boosts and replies gained in the post's first hour, in the last
-  hour and in the last 2 hours, and the engagement growth of the last 2 hours in percent.
+  Engagement velocity at the reference time (var engagement_as_of, default the newest snapshot), from
+  post_metric_snapshots (read in lateral lookups that use its index): favourites, boosts and replies gained
+  in the post's first hour, in the last hour and in the last 2 hours, and the engagement growth of the last
+  2 hours in percent. One row per post active in the 2 hours up to the reference time: created then, or with
+  a snapshot then (its counts changed, or it was first observed). Every other post gained nothing in those
+  windows, so leaving it out keeps the mart (and its rebuild, which reads only the window's snapshots
+  through the index on captured_at) as small as the recent activity, however long the history.
 
   The count of a post at time t is its latest snapshot at or before t. At the start of a window the post
   has 0 when it was created inside the window; otherwise its latest snapshot before the window, or, when it
@@ -14,12 +18,35 @@ reference as (
     {{ snapshot_reference('engagement_as_of') }}
 ),
 
+-- scalar subqueries (not a join with `reference`) so the window's bounds are index range conditions
+active_posts as (
+    select
+        snapshots.instance_id,
+        snapshots.post_id
+    from {{ ref('post_metric_snapshots') }} as snapshots
+    where
+        snapshots.captured_at >= {{ hours_before('(select reference.as_of from reference)', 2) }}
+        and snapshots.captured_at <= (select reference.as_of from reference)
+    union
+    select
+        new_posts.instance_id,
+        new_posts.post_id
+    from {{ ref('posts') }} as new_posts
+    where
+        new_posts.created_at >= {{ hours_before('(select reference.as_of from reference)', 2) }}
+        and new_posts.created_at <= (select reference.as_of from reference)
+),
+
 posts as (
     select
         posts.post_id,
         posts.instance_id,
         posts.created_at
     from {{ ref('posts') }} as posts
+    inner join active_posts
+        on
+            posts.instance_id = active_posts.instance_id
+            and posts.post_id = active_posts.post_id
     where posts.is_reblog = false
 ),
 

@@ -5,11 +5,38 @@
   (observed - 1)^2 * 0.5^(age in hours / trending_mastodon_status_half_life_hours); trending while score >=
   trending_mastodon_status_threshold. Eligible: public, not sensitive, no content warning, not a reply, not
   a boost, language known, not deleted. Ranked per instance and language. Only trending posts are rows.
+
+  The score halves every half-life, so a post older than half_life * log2((i - 1)^2 / threshold) hours
+  cannot trend when no snapshot has more than i interactions: only the posts created since then are looked
+  up (the index on posts.created_at), i being the most interactions of any snapshot (one probe of the
+  expression index on post_metric_snapshots), so the work follows the recent posts, not the history.
 -#}
+{% set threshold = var('trending_mastodon_status_threshold') | float %}
 with
 
 reference as (
     {{ snapshot_reference('trending_as_of') }}
+),
+
+oldest_trending as (
+    -- the creation time before which no post can reach the threshold (null: no post can trend)
+    {% if threshold > 0 %}
+        select
+            (select reference.as_of from reference) - interval '1 hour' * (
+                {{ var('trending_mastodon_status_half_life_hours') }}
+                * cast(log(2.0, cast(power(most.interactions - 1, 2) as numeric) / {{ threshold }}) as double precision)
+                + 1
+            ) as created_from
+        from (
+            select max(snapshots.reblogs_count + snapshots.favourites_count) as interactions
+            from {{ ref('post_metric_snapshots') }} as snapshots
+        ) as most
+        where
+            most.interactions >= {{ var('trending_mastodon_status_min_interactions') }}
+            and most.interactions > 1
+    {% else %}
+        select cast('-infinity' as timestamptz) as created_from
+    {% endif %}
 ),
 
 eligible as (
@@ -23,6 +50,8 @@ eligible as (
         and not posts.is_reply
         and not posts.is_reblog
         and posts.language is not null
+        and posts.created_at >= (select oldest_trending.created_from from oldest_trending)
+        and posts.created_at <= (select reference.as_of from reference)
 ),
 
 latest as (
