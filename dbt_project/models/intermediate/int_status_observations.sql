@@ -7,6 +7,7 @@
             "{{ forkalytics.privacy_hook_status_observations() }}",
             "{{ forkalytics.refreshed_at_index() }}",
             "create index if not exists {{ this.identifier }}_observed_idx on {{ this }} (observed_at)",
+            "create index if not exists {{ this.identifier }}_status_idx on {{ this }} (status_id)",
         ],
         on_schema_change='append_new_columns',
         indexes=[

@@ -27,7 +27,7 @@
   Ranking every row sorted each one with its ~2.3 KB payload (an external sort of the whole history).
 
   Incremental: the new deliveries are those loaded in the look-back window (incremental_since) by a dlt
-  load that no kept row comes from. A dlt load commits atomically, so a load with a row here was read
+  load that no kept row comes from, read through raw's index on the load id. A dlt load commits atomically, so a load with a row here was read
   whole by the run that kept it; a window that covers a bulk load (or a replay) therefore no longer
   re-reads everything in it. A load whose every event was already kept (a replay) has no row here and is
   read again while it is in the window: idempotent, as before. The index on (loaded_at, dlt_load_id) that
@@ -91,6 +91,39 @@ with
         from loads
         where loads.dlt_load_id is not null
     ),
+
+    -- the loads in the window not merged yet: the distinct load ids of raw from the window's start on, one
+    -- probe each of raw's load-id index (dlt's load ids are epoch seconds, so they sort by load time; the
+    -- start is rounded down), then the events of those loads through the same index: no scan of raw
+    new_loads as (
+        with recursive loads as (
+            (
+                select events.dlt_load_id
+                from {{ ref('stg_mastodon__stream_events') }} as events
+                where
+                    events.dlt_load_id
+                    >= cast(cast(floor(extract(epoch from (select watermark.since from watermark))) as bigint) as text)
+                order by events.dlt_load_id
+                limit 1
+            )
+            union all
+            select next_load.dlt_load_id
+            from loads
+            cross join lateral (
+                select events.dlt_load_id
+                from {{ ref('stg_mastodon__stream_events') }} as events
+                where events.dlt_load_id > loads.dlt_load_id
+                order by events.dlt_load_id
+                limit 1
+            ) as next_load
+        )
+
+        select loads.dlt_load_id
+        from loads
+        where
+            loads.dlt_load_id is not null
+            and loads.dlt_load_id not in (select merged_loads.dlt_load_id from merged_loads)
+    ),
 {% endif %}
 
 delivery_keys as (
@@ -98,8 +131,8 @@ delivery_keys as (
     from {{ ref('stg_mastodon__stream_events') }} as events
     {% if is_incremental() %}
         where
-            events.loaded_at >= (select watermark.since from watermark)
-            and events.dlt_load_id not in (select merged_loads.dlt_load_id from merged_loads)
+            events.dlt_load_id = any(array(select new_loads.dlt_load_id from new_loads))
+            and events.loaded_at >= (select watermark.since from watermark)
     {% endif %}
 ),
 
@@ -128,8 +161,8 @@ single_deliveries as (
     from {{ ref('stg_mastodon__stream_events') }} as events
     where
         {% if is_incremental() %}
-            events.loaded_at >= (select watermark.since from watermark)
-            and events.dlt_load_id not in (select merged_loads.dlt_load_id from merged_loads)
+            events.dlt_load_id = any(array(select new_loads.dlt_load_id from new_loads))
+            and events.loaded_at >= (select watermark.since from watermark)
             and
         {% endif %}
         not exists (
@@ -150,8 +183,8 @@ candidates as (
     from {{ ref('stg_mastodon__stream_events') }} as events
     where
         {% if is_incremental() %}
-            events.loaded_at >= (select watermark.since from watermark)
-            and events.dlt_load_id not in (select merged_loads.dlt_load_id from merged_loads)
+            events.dlt_load_id = any(array(select new_loads.dlt_load_id from new_loads))
+            and events.loaded_at >= (select watermark.since from watermark)
             and
         {% endif %}
         exists (
