@@ -98,3 +98,12 @@
 {% macro default__hash_joins_only() -%}
     set local enable_nestloop = off
 {%- endmacro %}
+
+{#-
+  Post-hook: an index on `columns` of an incremental model, named `<model>_<name>_idx`. A hook rather than
+  the `indexes` config, which dbt applies only when it creates the table: a mart that was a table before it
+  became incremental (or a warehouse built before the index was added) gets it on its next run too.
+-#}
+{% macro lookup_index(name, columns) -%}
+    create index if not exists {{ this.identifier }}_{{ name }}_idx on {{ this }} ({{ columns | join(', ') }})
+{%- endmacro %}

@@ -199,3 +199,17 @@
         "jsonb_typeof(target.payload) = 'object' and not target.payload ? 'forkalytics_redaction'",
         key='status_id') }}
 {%- endmacro %}
+
+{#-
+  marts.posts: the text of an account that opted out after its posts were built (deleted posts are redacted
+  by the model already). The rows it blanks are marked refreshed, so the marts built from posts pick them up.
+-#}
+{% macro privacy_hook_posts() -%}
+    {{ forkalytics.redact_opted_out({
+        'content_html': "''",
+        'content_text': "''",
+        'spoiler_text': "''",
+        'refreshed_at': forkalytics.run_started_timestamptz(),
+    }, "coalesce(target.content_html, '') <> '' or coalesce(target.spoiler_text, '') <> ''"
+       ~ " or coalesce(target.content_text, '') <> ''") }}
+{%- endmacro %}
