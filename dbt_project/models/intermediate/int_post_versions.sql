@@ -6,6 +6,7 @@
         post_hook=[
             "{{ forkalytics.privacy_hook_post_versions() }}",
             "{{ forkalytics.refreshed_at_index() }}",
+            "{{ forkalytics.json_array_ids_index('mentions') }}",
         ],
         on_schema_change='append_new_columns',
         indexes=[

@@ -6,6 +6,7 @@
         post_hook=[
             "{{ forkalytics.privacy_hook_status_observations() }}",
             "{{ forkalytics.refreshed_at_index() }}",
+            "{{ forkalytics.lookup_index('account', ['instance_id', 'account_id']) }}",
         ],
         on_schema_change='append_new_columns',
         indexes=[
