@@ -44,3 +44,65 @@
             and deletes.status_id = observations.status_id
     where deletes.refreshed_at > {{ forkalytics.last_refreshed_at() }}
 {%- endmacro %}
+
+{#-
+  conversation_threads: the threads of the posts refreshed in marts.posts since the last run (the root found
+  by walking up their reply chain, by the posts (instance_id, post_id) index) and the refreshed posts
+  themselves as roots: a post that arrives after its replies was the unobserved root of their thread, which
+  now joins the thread above it (or becomes its observed root). A post's parent (in_reply_to_id) and whether
+  it is a boost never change once observed (Mastodon cannot edit them), so a post changes threads only when
+  it or an ancestor first arrives, which the walk covers.
+-#}
+{% macro conversation_threads_touched_roots() -%}
+    with recursive
+    changed_posts as (
+        select
+            posts.instance_id,
+            posts.post_id,
+            posts.in_reply_to_id,
+            posts.is_reblog
+        from {{ ref('posts') }} as posts
+        where posts.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+    ),
+
+    -- each changed post and its observed ancestors (union: a reply cycle ends the walk)
+    chain as (
+        select
+            changed_posts.instance_id,
+            changed_posts.post_id,
+            changed_posts.in_reply_to_id
+        from changed_posts
+        where not changed_posts.is_reblog
+        union
+        select
+            parents.instance_id,
+            parents.post_id,
+            parents.in_reply_to_id
+        from chain
+        inner join {{ ref('posts') }} as parents
+            on
+                chain.instance_id = parents.instance_id
+                and chain.in_reply_to_id = parents.post_id
+        where not parents.is_reblog
+    )
+
+    select
+        chain.instance_id,
+        coalesce(chain.in_reply_to_id, chain.post_id) as root_post_id
+    from chain
+    where
+        chain.in_reply_to_id is null
+        or not exists (
+            select 1
+            from {{ ref('posts') }} as parents
+            where
+                parents.instance_id = chain.instance_id
+                and parents.post_id = chain.in_reply_to_id
+                and not parents.is_reblog
+        )
+    union
+    select
+        changed_posts.instance_id,
+        changed_posts.post_id as root_post_id
+    from changed_posts
+{%- endmacro %}

@@ -7,6 +7,7 @@
             "{{ forkalytics.privacy_hook_posts() }}",
             "{{ forkalytics.refreshed_at_index() }}",
             "{{ forkalytics.lookup_index('account', ['instance_id', 'account_id']) }}",
+            "{{ forkalytics.lookup_index('reply', ['instance_id', 'in_reply_to_id']) }}",
         ],
         on_schema_change='append_new_columns',
         indexes=[
