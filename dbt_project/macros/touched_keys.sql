@@ -106,3 +106,34 @@
         changed_posts.post_id as root_post_id
     from changed_posts
 {%- endmacro %}
+
+{#- post_hashtags, post_mentions: the posts whose versions were refreshed (a post's every version is). -#}
+{% macro touched_posts_of_versions() -%}
+    select distinct
+        versions.instance_id,
+        versions.post_id
+    from {{ ref('int_post_versions') }} as versions
+    where versions.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+{%- endmacro %}
+
+{#-
+  media_attachments: the media of the current version of every post whose versions were refreshed, and
+  the media this mart holds for those posts (an edit can drop an attachment, or leave it to another post).
+-#}
+{% macro media_attachments_touched_media() -%}
+    select
+        versions.instance_id,
+        {{ forkalytics.json_get_text('media.value', ['id']) }} as media_id
+    from {{ ref('int_post_versions') }} as versions
+    {{ forkalytics.json_array_rows('versions.media_attachments', 'media') }}
+    where
+        versions.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+        and versions.is_current
+        and {{ forkalytics.json_get_text('media.value', ['id']) }} is not null
+    union
+    select
+        kept.instance_id,
+        kept.media_id
+    from {{ this }} as kept
+    where (kept.instance_id, kept.post_id) in ({{ forkalytics.touched_posts_of_versions() }})
+{%- endmacro %}

@@ -8,6 +8,7 @@
             "{{ forkalytics.refreshed_at_index() }}",
             "{{ forkalytics.lookup_index('account', ['instance_id', 'account_id']) }}",
             "{{ forkalytics.lookup_index('reply', ['instance_id', 'in_reply_to_id']) }}",
+            "{{ forkalytics.lookup_index('uri', ['uri']) }}",
         ],
         on_schema_change='append_new_columns',
         indexes=[
