@@ -31,8 +31,8 @@ with recursive
     ),
 {% endif %}
 
--- not materialized: read by key where it is joined, not copied whole
-thread_posts as not materialized (
+-- incremental: not materialized, so it is read by key where it is joined, not copied whole
+thread_posts as {% if is_incremental() %}not materialized{% endif %} (
     select
         post_id,
         instance_id,
