@@ -29,8 +29,9 @@
   an incremental run reads what changed since the last run, whenever it was loaded. The watermark is
   inlined as a literal (one query when the model runs), so the planner estimates the changed rows from the
   parent's statistics (fresh: every model is analysed when built) instead of guessing.
-  A model that wrote nothing has no watermark (first run, or rows from before the column existed, whose
-  refreshed_at is null): it reads every parent row that has a refreshed_at.
+  A model that wrote nothing has no watermark (first run, rows from before the column existed, whose
+  refreshed_at is null, or a table that has no such column yet): it reads every parent row that has a
+  refreshed_at.
 -#}
 {% macro last_refreshed_at() -%}
     {%- set watermark = none -%}
@@ -38,8 +39,12 @@
         {#- a unit test's `this` is a fixture (a CTE), not a table to query now -#}
         {%- do return("coalesce((select max(refreshed_at) from " ~ this ~ "), cast('-infinity' as timestamptz))") -%}
     {%- elif execute and is_incremental() -%}
-        {%- set result = run_query('select cast(max(refreshed_at) as text) from ' ~ this) -%}
-        {%- set watermark = result.columns[0].values()[0] -%}
+        {#- a table built before it had the column (e.g. a mart that was a table) gets it this run -#}
+        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+        {%- if 'refreshed_at' in columns -%}
+            {%- set result = run_query('select cast(max(refreshed_at) as text) from ' ~ this) -%}
+            {%- set watermark = result.columns[0].values()[0] -%}
+        {%- endif -%}
     {%- endif -%}
     {%- if watermark is none -%}
         cast('-infinity' as timestamptz)
@@ -97,4 +102,13 @@
 
 {% macro default__hash_joins_only() -%}
     set local enable_nestloop = off
+{%- endmacro %}
+
+{#-
+  Post-hook: an index on `columns` of an incremental model, named `<model>_<name>_idx`. A hook rather than
+  the `indexes` config, which dbt applies only when it creates the table: a mart that was a table before it
+  became incremental (or a warehouse built before the index was added) gets it on its next run too.
+-#}
+{% macro lookup_index(name, columns) -%}
+    create index if not exists {{ this.identifier }}_{{ name }}_idx on {{ this }} ({{ columns | join(', ') }})
 {%- endmacro %}

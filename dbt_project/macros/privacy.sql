@@ -199,3 +199,29 @@
         "jsonb_typeof(target.payload) = 'object' and not target.payload ? 'forkalytics_redaction'",
         key='status_id') }}
 {%- endmacro %}
+
+{#-
+  marts.posts: the text of an account that opted out after its posts were built (deleted posts are redacted
+  by the model already). The rows it blanks are marked refreshed, so the marts built from posts pick them up.
+-#}
+{% macro privacy_hook_posts() -%}
+    {{ forkalytics.redact_opted_out({
+        'content_html': "''",
+        'content_text': "''",
+        'spoiler_text': "''",
+        'refreshed_at': forkalytics.run_started_timestamptz(),
+    }, "coalesce(target.content_html, '') <> '' or coalesce(target.spoiler_text, '') <> ''"
+       ~ " or coalesce(target.content_text, '') <> ''") }}
+{%- endmacro %}
+
+{#- marts.media_attachments: the URLs and description of the media of an account that opted out later. -#}
+{% macro privacy_hook_media_attachments() -%}
+    {{ forkalytics.redact_opted_out({
+        'url': 'null',
+        'preview_url': 'null',
+        'remote_url': 'null',
+        'description': 'null',
+        'refreshed_at': forkalytics.run_started_timestamptz(),
+    }, "target.url is not null or target.preview_url is not null or target.remote_url is not null"
+       ~ " or target.description is not null", key='post_id') }}
+{%- endmacro %}

@@ -27,6 +27,7 @@ BOB = account("1002", "bob", "remote.example")
 CAROL_NEVER_SEEN = account("2003", "carol", "far.example")
 DAVE = account("1004", "dave", None, bot=True)
 SIM_ALICE = account("77", "alice", "mastodon.social", home=SIM)
+ERIN = account("1005", "erin", None, display_name="Erin")
 
 HELLO_HTML = (
     f"<p>Hello {mention_html(BOB['url'], 'bob')} what a lovely day!</p>"
@@ -91,6 +92,15 @@ def load_first(conn: psycopg2.extensions.connection, raw: RawEvents) -> None:
                              mentions=[BOB], counts=(0, 0, 1), home=SIM),
             at=ts(2), instance_id=SIM, stream="public")
 
+    # incremental edges of the marts (changed in load 2): 310 replies to 309, not seen yet; erin's only post
+    # (320: a tag, media, a mention) is deleted later; 330 is edited later to drop a tag and mention carol
+    raw.add("update", status("310", DAVE, "<p>reply to a post not seen yet</p>", created=ts(12),
+                             in_reply_to=("309", "1002")), at=ts(12.1))
+    raw.add("update", status("320", ERIN, "<p>Tea time</p>", created=ts(12.5), tags=["Tea"], mentions=[BOB],
+                             media=[media("m320")]), at=ts(12.6))
+    raw.add("update", status("330", DAVE, "<p>Tea or coffee</p>", created=ts(13), tags=["tea", "coffee"]),
+            at=ts(13.1))
+
     # bad payloads: flagged, never fatal
     raw.add("update", None, at=ts(11), escaped_text='{"id": "666", "content": "\\u0000 broken',
             error="invalid JSON: unterminated string", status_id="666")
@@ -126,4 +136,12 @@ def load_second(conn: psycopg2.extensions.connection, raw: RawEvents) -> None:
     # a late-arriving reply to 171 (created before the run, received after)
     raw.add("update", status("172", BOB, "<p>late reply</p>", created=ts(9.9), in_reply_to=("171", "1001"),
                              home="remote.example"), at=ts(26))
+    # 309 arrives, itself a reply to 308 (never seen): the thread rooted at 309 becomes part of 308's
+    raw.add("update", status("309", BOB, "<p>the missing parent</p>", created=ts(11.9), in_reply_to=("308", "1001"),
+                             home="remote.example"), at=ts(25.3))
+    # erin's only post is deleted: her profile history is deleted content, its tag no longer counts
+    raw.add("delete", "320", at=ts(25.4))
+    # 330 drops #coffee and now mentions carol (seen only in mentions: her last_seen_at moves)
+    raw.add("status.update", status("330", DAVE, "<p>Tea, not coffee</p>", created=ts(13), edited=ts(25),
+                                    tags=["tea"], mentions=[CAROL_NEVER_SEEN]), at=ts(25.5))
     raw.load(conn)

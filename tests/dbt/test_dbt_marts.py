@@ -276,8 +276,12 @@ def test_counts_and_engagement_score_come_from_the_newest_valid_observation(scen
 def test_hashtags_are_normalized_per_instance(scenario: Scenario) -> None:
     tags = scenario.query("select instance_id, name, post_count from marts.hashtags order by 1, 2")
     assert tags == [{"instance_id": SIM, "name": "python", "post_count": 1},
+                    {"instance_id": MS, "name": "coffee", "post_count": 0},  # 330's edit dropped it (load 2)
                     {"instance_id": MS, "name": "python", "post_count": 1},
-                    {"instance_id": MS, "name": "secret", "post_count": 0}]
+                    {"instance_id": MS, "name": "secret", "post_count": 0},
+                    {"instance_id": MS, "name": "tea", "post_count": 1}]  # 320 deleted (load 2), 330 kept it
+    assert scenario.query("select hashtag_name from marts.post_hashtags where post_id = '330'") == \
+        [{"hashtag_name": "tea"}]
     bridge = scenario.one("select * from marts.post_hashtags where post_id = '110' and instance_id = %s", (MS,))
     assert bridge["hashtag_name"] == "python" and bridge["position"] == 1
 
@@ -292,6 +296,13 @@ def test_accounts_and_profile_history(scenario: Scenario) -> None:
     assert history[0]["valid_to"] == history[1]["valid_from"] == ts(24)
     dave = scenario.one("select * from marts.accounts where account_id = '1004'")
     assert dave["is_bot"] is True
+    # erin's only post was deleted in load 2: still an author, but her profile history is deleted content
+    erin = scenario.one("select * from marts.accounts where account_id = '1005'")
+    assert erin["observed_post_count"] == 1
+    assert scenario.query("select * from marts.account_history where account_id = '1005'") == []
+    # carol, only ever mentioned, was mentioned again by an edit in load 2
+    carol = scenario.one("select * from marts.accounts where account_id = '2003'")
+    assert carol["last_seen_at"] == ts(25.5) and carol["first_seen_at"] == ts(7.1)
 
 
 def test_conversation_threads(scenario: Scenario) -> None:
@@ -300,9 +311,13 @@ def test_conversation_threads(scenario: Scenario) -> None:
     assert threads == [
         # 110 <- 170 <- 171 <- 172 (172 arrived late, in load 2)
         {"root_post_id": "110", "root_is_observed": True, "depth": 3, "reply_count": 3, "participant_count": 2},
+        # 310 replied to 309, unseen in load 1 (a thread rooted at 309); 309 arrived in load 2 as a reply to
+        # 308, never seen: the thread rooted at 309 is gone, 308's holds both
+        {"root_post_id": "308", "root_is_observed": False, "depth": 2, "reply_count": 2, "participant_count": 2},
         # 180 replies to 999, never observed
         {"root_post_id": "999", "root_is_observed": False, "depth": 1, "reply_count": 1, "participant_count": 1},
     ]
+    assert any(row[1] == "'309'" for row in scenario.after_first["conversation_threads"])
 
 
 def test_fediverse_posts_count_one_post_seen_on_two_instances_once(scenario: Scenario) -> None:
@@ -343,7 +358,8 @@ def test_seed_example_queries_compile_and_run(scenario: Scenario) -> None:
         assert not re.search(r"{{|{%", sql_text)
         outputs[name] = scenario.query(sql_text)
     assert [(r["post_id"], r["favourites_gained"]) for r in outputs["engagement_velocity"]] == [("110", 20)]
-    assert {(r["instance_id"], r["name"]) for r in outputs["trending_hashtags"]} == {(MS, "python"), (SIM, "python")}
+    assert {(r["instance_id"], r["name"]) for r in outputs["trending_hashtags"]} == \
+        {(MS, "python"), (SIM, "python"), (MS, "tea")}
     edits = [(r["post_id"], r["version_seq"], r["content_text"]) for r in outputs["edit_analysis"]]
     assert edits[:3] == [("120", 2, EDIT_TEXTS[1]), ("120", 3, EDIT_TEXTS[2]), ("120", 4, EDIT_TEXTS[3])]
 

@@ -79,3 +79,43 @@
 {% macro default__json_type_name() -%}
     jsonb
 {%- endmacro %}
+
+{#-
+  Lookup of the rows whose JSON array of objects (e.g. a version's mentions) holds an object with `id`
+  (as text) = `id_expr`, and the index that serves it (a post-hook of the model holding the array). The
+  ids are compared as text, like json_get_text(element, ['id']); elements without an id are skipped.
+-#}
+{% macro json_array_has_id(array_expr, id_expr) -%}
+    {{ return(adapter.dispatch('json_array_has_id', 'forkalytics')(array_expr, id_expr)) }}
+{%- endmacro %}
+
+{% macro default__json_array_has_id(array_expr, id_expr) -%}
+    jsonb_path_query_array({{ array_expr }}, '$[*].id.string()', '{}', true) @> jsonb_build_array({{ id_expr }})
+{%- endmacro %}
+
+{% macro json_array_ids_index(column) -%}
+    {{ return(adapter.dispatch('json_array_ids_index', 'forkalytics')(column)) }}
+{%- endmacro %}
+
+{% macro default__json_array_ids_index(column) -%}
+    create index if not exists {{ this.identifier }}_{{ column }}_ids_idx on {{ this }}
+    using gin (jsonb_path_query_array({{ column }}, '$[*].id.string()', '{}', true) jsonb_path_ops)
+{%- endmacro %}
+
+{#- Lookup of the rows whose JSON array of strings (e.g. a version's hashtag names) holds `text_expr`. -#}
+{% macro json_array_has_text(array_expr, text_expr) -%}
+    {{ return(adapter.dispatch('json_array_has_text', 'forkalytics')(array_expr, text_expr)) }}
+{%- endmacro %}
+
+{% macro default__json_array_has_text(array_expr, text_expr) -%}
+    {{ array_expr }} @> jsonb_build_array({{ text_expr }})
+{%- endmacro %}
+
+{% macro json_array_index(column) -%}
+    {{ return(adapter.dispatch('json_array_index', 'forkalytics')(column)) }}
+{%- endmacro %}
+
+{% macro default__json_array_index(column) -%}
+    create index if not exists {{ this.identifier }}_{{ column }}_gin_idx on {{ this }}
+    using gin ({{ column }} jsonb_path_ops)
+{%- endmacro %}

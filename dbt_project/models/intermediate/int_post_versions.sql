@@ -7,6 +7,9 @@
         post_hook=[
             "{{ forkalytics.privacy_hook_post_versions() }}",
             "{{ forkalytics.refreshed_at_index() }}",
+            "{{ forkalytics.json_array_ids_index('mentions') }}",
+            "{{ forkalytics.json_array_ids_index('media_attachments') }}",
+            "{{ forkalytics.json_array_index('hashtags') }}",
         ],
         on_schema_change='append_new_columns',
         indexes=[

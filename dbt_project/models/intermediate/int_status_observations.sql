@@ -6,8 +6,9 @@
         post_hook=[
             "{{ forkalytics.privacy_hook_status_observations() }}",
             "{{ forkalytics.refreshed_at_index() }}",
-            "create index if not exists {{ this.identifier }}_observed_idx on {{ this }} (observed_at)",
-            "create index if not exists {{ this.identifier }}_status_idx on {{ this }} (status_id)",
+            "{{ forkalytics.lookup_index('observed', ['observed_at']) }}",
+            "{{ forkalytics.lookup_index('status', ['status_id']) }}",
+            "{{ forkalytics.lookup_index('account', ['instance_id', 'account_id']) }}",
         ],
         on_schema_change='append_new_columns',
         indexes=[

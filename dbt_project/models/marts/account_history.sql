@@ -1,3 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['instance_id', 'account_id'],
+        incremental_strategy='delete+insert',
+        pre_hook="{{ forkalytics.delete_touched_keys(['instance_id', 'account_id'],
+            forkalytics.account_history_touched_accounts()) }}",
+        post_hook=[
+            "{{ forkalytics.refreshed_at_index() }}",
+            "{{ forkalytics.lookup_index('key', ['instance_id', 'account_id', 'version_seq']) }}",
+        ],
+        on_schema_change='append_new_columns',
+    )
+}}
 {#-
   SCD2 history of account profiles (username, acct, display name, note, avatar, url, bot/group/locked/
   discoverable flags, profile fields), built from every observation of the account as a post author
@@ -5,8 +19,20 @@
   constantly and are not part of a profile version. A profile that changes back is a new version.
   Observations from posts that were later deleted are left out: the profile they show is part of the
   deleted content (redacted in raw), so an incremental run and a full refresh agree.
+
+  Incremental: the accounts touched since the last run (macros/touched_keys.sql: refreshed observations,
+  deletes of their posts, accounts recomputed by marts.accounts, which include consent changes) are
+  recomputed from all of their observations (the (instance_id, account_id) index of
+  int_status_observations); the pre-hook deletes their rows first, so an account left without history
+  (its every post deleted) loses its rows.
 -#}
 with
+
+{% if is_incremental() %}
+    touched_accounts as (
+        {{ account_history_touched_accounts() }}
+    ),
+{% endif %}
 
 observations as (
     select
@@ -16,6 +42,12 @@ observations as (
             order by observations.observed_at, observations.event_id
         ) as previous_profile_key
     from {{ ref('int_status_observations') }} as observations
+    {% if is_incremental() %}
+        inner join touched_accounts
+            on
+                observations.instance_id = touched_accounts.instance_id
+                and observations.account_id = touched_accounts.account_id
+    {% endif %}
     -- the author as shown on a deleted post is deleted content (the loader blanks it in raw): not history
     where not exists (
             select 1
@@ -84,7 +116,8 @@ final as (
         account_is_discoverable as is_discoverable,
         account_fields as fields,
         account_profile_key as profile_hash,
-        cast(observation_count as integer) as observation_count
+        cast(observation_count as integer) as observation_count,
+        {{ run_started_timestamptz() }} as refreshed_at
     from versions
     where observation_rank = 1
 )

@@ -1,9 +1,78 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['instance_id', 'account_id'],
+        incremental_strategy='delete+insert',
+        post_hook=[
+            "{{ forkalytics.refreshed_at_index() }}",
+            "{{ forkalytics.lookup_index('key', ['instance_id', 'account_id']) }}",
+        ],
+        on_schema_change='append_new_columns',
+    )
+}}
 {#-
   One row per account (account_id, instance_id): every author seen, with the profile of its most recent
   observation, plus every account only ever seen as a mention (profile fields null,
   `is_profile_observed` false), so a mention of an unknown account is never lost.
+
+  Incremental: the accounts touched since the last run are recomputed from all of their rows and replace
+  theirs: the authors of the observations refreshed since (all their observations, by the
+  (instance_id, account_id) index of int_status_observations), the accounts mentioned by the versions
+  refreshed since (a mentioned-only account from every version mentioning it, by the GIN index on the
+  ids of int_post_versions.mentions), and the accounts whose consent row (stg_privacy__account_consent,
+  which changes without an event) differs from the consent this mart holds for them (a comparison of the
+  two tables, one row per account: small next to the event log). Observations and versions are never
+  removed, so an account only gains rows and is never dropped. A mentioned-only account's domain comes from
+  its instance's first instance_url, read for the touched instances only: every instance_url of an
+  instance has the host its instance_id is made of, so the domain does not depend on which one is first.
 -#}
 with
+
+{% if is_incremental() %}
+    touched_accounts as (
+        select
+            observations.instance_id,
+            observations.account_id
+        from {{ ref('int_status_observations') }} as observations
+        where observations.refreshed_at > {{ last_refreshed_at() }}
+        union
+        select
+            versions.instance_id,
+            {{ json_get_text('mention.value', ['id']) }} as account_id
+        from {{ ref('int_post_versions') }} as versions
+        {{ json_array_rows('versions.mentions', 'mention') }}
+        where versions.refreshed_at > {{ last_refreshed_at() }}
+        union
+        select
+            consent.instance_id,
+            consent.account_id
+        from {{ ref('stg_privacy__account_consent') }} as consent
+        inner join {{ this }} as kept
+            on
+                consent.instance_id = kept.instance_id
+                and consent.account_id = kept.account_id
+        where
+            (consent.consent_status, consent.consent_reason, consent.consent_checked_at)
+            is distinct from (kept.consent_status, kept.consent_reason, kept.consent_checked_at)
+    ),
+
+    -- touched accounts never seen as authors: looked up in the mentions of every version
+    touched_mentioned as (
+        select
+            touched_accounts.instance_id,
+            touched_accounts.account_id
+        from touched_accounts
+        where
+            touched_accounts.account_id is not null
+            and not exists (
+                select 1
+                from {{ ref('int_status_observations') }} as observations
+                where
+                    observations.instance_id = touched_accounts.instance_id
+                    and observations.account_id = touched_accounts.account_id
+            )
+    ),
+{% endif %}
 
 author_observations as (
     select
@@ -19,15 +88,27 @@ author_observations as (
             partition by observations.instance_id, observations.account_id
         ) as last_seen_at
     from {{ ref('int_status_observations') }} as observations
+    {% if is_incremental() %}
+        inner join touched_accounts
+            on
+                observations.instance_id = touched_accounts.instance_id
+                and observations.account_id = touched_accounts.account_id
+    {% endif %}
 ),
 
 authored_posts as (
     select
-        instance_id,
-        account_id,
-        count(distinct status_id) as observed_post_count
-    from {{ ref('int_status_observations') }}
-    group by instance_id, account_id
+        observations.instance_id,
+        observations.account_id,
+        count(distinct observations.status_id) as observed_post_count
+    from {{ ref('int_status_observations') }} as observations
+    {% if is_incremental() %}
+        inner join touched_accounts
+            on
+                observations.instance_id = touched_accounts.instance_id
+                and observations.account_id = touched_accounts.account_id
+    {% endif %}
+    group by observations.instance_id, observations.account_id
 ),
 
 authors as (
@@ -74,7 +155,16 @@ mention_rows as (
         versions.first_observed_at,
         versions.last_observed_at
     from {{ ref('int_post_versions') }} as versions
+    {% if is_incremental() %}
+        inner join touched_mentioned
+            on
+                versions.instance_id = touched_mentioned.instance_id
+                and {{ json_array_has_id('versions.mentions', 'touched_mentioned.account_id') }}
+    {% endif %}
     {{ json_array_rows('versions.mentions', 'mention') }}
+    {% if is_incremental() %}
+        where {{ json_get_text('mention.value', ['id']) }} = touched_mentioned.account_id
+    {% endif %}
 ),
 
 mentioned_only as (
@@ -107,10 +197,22 @@ mentioned_only as (
 ),
 
 instance_urls as (
-    select distinct
-        instance_id,
-        instance_url
-    from {{ ref('int_stream_events__deduped') }}
+    {% if is_incremental() %}
+        -- the first instance_url of each touched instance, by the (instance_id, instance_url) index
+        select
+            touched_instances.instance_id,
+            (
+                select min(events.instance_url)
+                from {{ ref('int_stream_events__deduped') }} as events
+                where events.instance_id = touched_instances.instance_id
+            ) as instance_url
+        from (select distinct touched_mentioned.instance_id from touched_mentioned) as touched_instances
+    {% else %}
+        select distinct
+            instance_id,
+            instance_url
+        from {{ ref('int_stream_events__deduped') }}
+    {% endif %}
 ),
 
 mentioned as (
@@ -204,7 +306,8 @@ final as (
         last_seen_at,
         consent_status,
         consent_reason,
-        consent_checked_at
+        consent_checked_at,
+        {{ run_started_timestamptz() }} as refreshed_at
     from consented
 )
 

@@ -1,12 +1,38 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['instance_id', 'root_post_id'],
+        incremental_strategy='delete+insert',
+        pre_hook="{{ forkalytics.delete_touched_keys(['instance_id', 'root_post_id'],
+            forkalytics.conversation_threads_touched_roots()) }}",
+        post_hook=[
+            "{{ forkalytics.refreshed_at_index() }}",
+            "{{ forkalytics.lookup_index('key', ['instance_id', 'root_post_id']) }}",
+        ],
+        on_schema_change='append_new_columns',
+    )
+}}
 {#-
   One row per conversation with at least one observed reply: the root post (the top of the reply chain;
   when the chain leads to a post never observed, that post's id with root_is_observed = false), the
   depth of the deepest reply, and reply counts. reply_count excludes deleted replies
   (deleted_reply_count has them). Boosts are not part of threads.
+
+  Incremental: the threads touched by the posts refreshed since the last run (macros/touched_keys.sql: the
+  root of each one's reply chain, and each one as the former unobserved root of replies that arrived before
+  it) are rebuilt from their roots down (the posts (instance_id, in_reply_to_id) index); the pre-hook
+  deletes them first, so a thread whose root turned out to be a reply is gone.
 -#}
 with recursive
 
-thread_posts as (
+{% if is_incremental() %}
+    touched_roots as (
+        {{ conversation_threads_touched_roots() }}
+    ),
+{% endif %}
+
+-- incremental: not materialized, so it is read by key where it is joined, not copied whole
+thread_posts as {% if is_incremental() %}not materialized{% endif %} (
     select
         post_id,
         instance_id,
@@ -26,7 +52,16 @@ roots as (
         0 as depth,
         true as root_is_observed
     from thread_posts
-    where thread_posts.in_reply_to_id is null
+    where
+        thread_posts.in_reply_to_id is null
+        {% if is_incremental() %}
+            and (thread_posts.instance_id, thread_posts.post_id) in (
+                select
+                    touched_roots.instance_id,
+                    touched_roots.root_post_id
+                from touched_roots
+            )
+        {% endif %}
     union all
     select
         orphans.instance_id,
@@ -37,6 +72,14 @@ roots as (
     from thread_posts as orphans
     where
         orphans.in_reply_to_id is not null
+        {% if is_incremental() %}
+            and (orphans.instance_id, orphans.in_reply_to_id) in (
+                select
+                    touched_roots.instance_id,
+                    touched_roots.root_post_id
+                from touched_roots
+            )
+        {% endif %}
         and not exists (
             select 1
             from thread_posts as parents
@@ -96,7 +139,8 @@ final as (
         cast(count(case when depth > 0 and deleted_at is not null then 1 end) as integer) as deleted_reply_count,
         cast(count(distinct account_id) as integer) as participant_count,
         min(case when depth > 0 then created_at end) as first_reply_at,
-        max(case when depth > 0 then created_at end) as last_reply_at
+        max(case when depth > 0 then created_at end) as last_reply_at,
+        {{ run_started_timestamptz() }} as refreshed_at
     from thread_members
     group by instance_id, root_post_id
     having count(case when depth > 0 then 1 end) > 0

@@ -1,10 +1,34 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='uri',
+        incremental_strategy='delete+insert',
+        post_hook=[
+            "{{ forkalytics.refreshed_at_index() }}",
+            "{{ forkalytics.lookup_index('key', ['uri']) }}",
+        ],
+        on_schema_change='append_new_columns',
+    )
+}}
 {#-
   One row per post across all monitored instances, by `uri` (its federation-wide identity; each instance
   gives the same post its own local id). Counts come from the origin instance when it is monitored
   (where the author is local), otherwise the highest seen (remote copies lag behind). A post counts as
   deleted when any monitored instance reported it deleted; its text is then redacted. Boosts excluded.
+
+  Incremental: the uris of the posts refreshed in marts.posts since the last run (including the rows its
+  privacy hook blanked) are recomputed from every copy of them (the posts uri index). A post's uri and
+  whether it is a boost never change, so a uri never loses all of its copies.
 -#}
 with
+
+{% if is_incremental() %}
+    touched_uris as (
+        select distinct posts.uri
+        from {{ ref('posts') }} as posts
+        where posts.refreshed_at > {{ last_refreshed_at() }} and posts.uri is not null
+    ),
+{% endif %}
 
 copies as (
     select
@@ -18,6 +42,9 @@ copies as (
                 posts.instance_id asc
         ) as preference_rank
     from {{ ref('posts') }} as posts
+    {% if is_incremental() %}
+        inner join touched_uris on posts.uri = touched_uris.uri
+    {% endif %}
     where posts.uri is not null and not posts.is_reblog
 ),
 
@@ -71,7 +98,8 @@ final as (
         per_uri.first_seen_at,
         per_uri.last_seen_at,
         per_uri.deleted_at,
-        per_uri.deleted_at is not null as is_deleted
+        per_uri.deleted_at is not null as is_deleted,
+        {{ run_started_timestamptz() }} as refreshed_at
     from per_uri
     inner join preferred on per_uri.uri = preferred.uri
 )

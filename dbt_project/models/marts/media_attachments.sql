@@ -1,9 +1,36 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['instance_id', 'media_id'],
+        incremental_strategy='delete+insert',
+        pre_hook="{{ forkalytics.delete_touched_keys(['instance_id', 'media_id'], forkalytics.media_attachments_touched_media()) }}",
+        post_hook=[
+            "{{ forkalytics.refreshed_at_index() }}",
+            "{{ forkalytics.lookup_index('key', ['instance_id', 'media_id']) }}",
+            "{{ forkalytics.lookup_index('post', ['instance_id', 'post_id']) }}",
+            "{{ forkalytics.privacy_hook_media_attachments() }}",
+        ],
+        on_schema_change='append_new_columns',
+    )
+}}
 {#-
   One row per media attachment of a post's current version (the seed's future `media_attachments`).
   For deleted posts the description and URLs are redacted (var redact_deleted_content); type and
   metadata stay.
+
+  Incremental: the media of the posts whose versions were refreshed since the last run (those of their
+  current version and those this mart held for them: macros/touched_keys.sql) are recomputed from every
+  current version holding them (the GIN index on int_post_versions.media_attachments ids); the pre-hook
+  deletes them first (an edit can drop an attachment). Media of an account that opts out later are blanked
+  by the privacy post-hook.
 -#}
 with
+
+{% if is_incremental() %}
+    touched_media as (
+        {{ media_attachments_touched_media() }}
+    ),
+{% endif %}
 
 media_rows as (
     select
@@ -20,8 +47,18 @@ media_rows as (
         {{ json_get('media.value', ['meta']) }} as meta,
         media.ordinal
     from {{ ref('int_post_versions') }} as versions
+    {% if is_incremental() %}
+        inner join touched_media
+            on
+                versions.instance_id = touched_media.instance_id
+                and {{ json_array_has_id('versions.media_attachments', 'touched_media.media_id') }}
+    {% endif %}
     {{ json_array_rows('versions.media_attachments', 'media') }}
-    where versions.is_current
+    where
+        versions.is_current
+        {% if is_incremental() %}
+            and {{ json_get_text('media.value', ['id']) }} = touched_media.media_id
+        {% endif %}
 ),
 
 ranked as (
@@ -50,7 +87,8 @@ final as (
         {{ redacted('description', 'deleted_at') }} as description,
         blurhash,
         meta,
-        cast(ordinal as integer) as position
+        cast(ordinal as integer) as position,
+        {{ run_started_timestamptz() }} as refreshed_at
     from ranked
     where media_rank = 1
 )

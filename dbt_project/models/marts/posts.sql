@@ -1,5 +1,16 @@
 {{
     config(
+        materialized='incremental',
+        unique_key=['instance_id', 'post_id'],
+        incremental_strategy='delete+insert',
+        post_hook=[
+            "{{ forkalytics.privacy_hook_posts() }}",
+            "{{ forkalytics.refreshed_at_index() }}",
+            "{{ forkalytics.lookup_index('account', ['instance_id', 'account_id']) }}",
+            "{{ forkalytics.lookup_index('reply', ['instance_id', 'in_reply_to_id']) }}",
+            "{{ forkalytics.lookup_index('uri', ['uri']) }}",
+        ],
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['instance_id', 'post_id']},
             {'columns': ['created_at']},
@@ -11,13 +22,40 @@
   current version (post_versions), counts from the most recent observation of any source. Deleted posts
   keep their row with `deleted_at` set and their text redacted (var redact_deleted_content); every
   count over this table must say whether it filters `deleted_at is null`.
+
+  Incremental: the posts whose versions (int_post_versions rewrites every version of a post it recomputes)
+  or observations were refreshed since the last run are recomputed from all of their versions and
+  observations (found by their (instance_id, post_id) indexes) and replace their rows. Text of an account
+  that opts out later is blanked by the privacy post-hook, which marks the rows it changes refreshed.
 -#}
 with
 
+{% if is_incremental() %}
+    touched_posts as (
+        select
+            versions.instance_id,
+            versions.post_id
+        from {{ ref('int_post_versions') }} as versions
+        where versions.refreshed_at > {{ last_refreshed_at() }}
+        union
+        select
+            observations.instance_id,
+            observations.status_id as post_id
+        from {{ ref('int_status_observations') }} as observations
+        where observations.refreshed_at > {{ last_refreshed_at() }}
+    ),
+{% endif %}
+
 current_versions as (
-    select *
-    from {{ ref('int_post_versions') }}
-    where is_current
+    select versions.*
+    from {{ ref('int_post_versions') }} as versions
+    {% if is_incremental() %}
+        inner join touched_posts
+            on
+                versions.instance_id = touched_posts.instance_id
+                and versions.post_id = touched_posts.post_id
+    {% endif %}
+    where versions.is_current
 ),
 
 -- only the columns used below: the window functions sort every observation, so leaving out the text,
@@ -66,6 +104,12 @@ observations_ranked as (
             partition by observations.instance_id, observations.status_id
         ) as last_seen_at
     from {{ ref('int_status_observations') }} as observations
+    {% if is_incremental() %}
+        inner join touched_posts
+            on
+                observations.instance_id = touched_posts.instance_id
+                and observations.status_id = touched_posts.post_id
+    {% endif %}
 ),
 
 latest_observations as (
@@ -126,7 +170,8 @@ final as (
         versions.deletion_reason,
         {{ 'versions.deleted_at is not null' if redact_deleted() else 'false' }} as is_redacted,
         versions.hashtags,
-        versions.mentions
+        versions.mentions,
+        {{ run_started_timestamptz() }} as refreshed_at
     from latest_observations as latest
     inner join current_versions as versions
         on

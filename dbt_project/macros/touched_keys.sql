@@ -1,0 +1,139 @@
+{#-
+  The keys an incremental mart recomputes in a run, for the marts where a key can lose all of its rows
+  (an account whose every observed post is deleted, a thread whose root gets a parent, a post whose edit
+  drops its last hashtag): delete+insert replaces only the keys the new rows have, so the model's pre-hook
+  `delete_touched_keys` first deletes every touched key, and the model inserts what the keys hold now.
+  One macro per mart, used by the model (to select what to recompute) and by its pre-hook; both read the
+  same watermark (last_refreshed_at: the pre-hook runs before anything is written).
+-#}
+{% macro delete_touched_keys(key_columns, touched_sql) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} as kept
+        where ({% for column in key_columns %}kept.{{ column }}{{ ', ' if not loop.last }}{% endfor %}) in (
+            select {{ key_columns | join(', ') }} from ({{ touched_sql }}) as touched
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  account_history: the accounts recomputed by marts.accounts since the last run (authors of refreshed
+  observations, accounts whose consent changed: an opt-out blanks the profile upstream without refreshing
+  it), the authors of refreshed observations, and the authors of posts whose delete was refreshed (their
+  observations leave the history).
+-#}
+{% macro account_history_touched_accounts() -%}
+    select
+        accounts.instance_id,
+        accounts.account_id
+    from {{ ref('accounts') }} as accounts
+    where accounts.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+    union
+    select
+        observations.instance_id,
+        observations.account_id
+    from {{ ref('int_status_observations') }} as observations
+    where observations.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+    union
+    select
+        observations.instance_id,
+        observations.account_id
+    from {{ ref('int_status_deletes') }} as deletes
+    inner join {{ ref('int_status_observations') }} as observations
+        on
+            deletes.instance_id = observations.instance_id
+            and deletes.status_id = observations.status_id
+    where deletes.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+{%- endmacro %}
+
+{#-
+  conversation_threads: the threads of the posts refreshed in marts.posts since the last run (the root found
+  by walking up their reply chain, by the posts (instance_id, post_id) index) and the refreshed posts
+  themselves as roots: a post that arrives after its replies was the unobserved root of their thread, which
+  now joins the thread above it (or becomes its observed root). A post's parent (in_reply_to_id) and whether
+  it is a boost never change once observed (Mastodon cannot edit them), so a post changes threads only when
+  it or an ancestor first arrives, which the walk covers.
+-#}
+{% macro conversation_threads_touched_roots() -%}
+    with recursive
+    changed_posts as (
+        select
+            posts.instance_id,
+            posts.post_id,
+            posts.in_reply_to_id,
+            posts.is_reblog
+        from {{ ref('posts') }} as posts
+        where posts.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+    ),
+
+    -- each changed post and its observed ancestors (union: a reply cycle ends the walk)
+    chain as (
+        select
+            changed_posts.instance_id,
+            changed_posts.post_id,
+            changed_posts.in_reply_to_id
+        from changed_posts
+        where not changed_posts.is_reblog
+        union
+        select
+            parents.instance_id,
+            parents.post_id,
+            parents.in_reply_to_id
+        from chain
+        inner join {{ ref('posts') }} as parents
+            on
+                chain.instance_id = parents.instance_id
+                and chain.in_reply_to_id = parents.post_id
+        where not parents.is_reblog
+    )
+
+    select
+        chain.instance_id,
+        coalesce(chain.in_reply_to_id, chain.post_id) as root_post_id
+    from chain
+    where
+        chain.in_reply_to_id is null
+        or not exists (
+            select 1
+            from {{ ref('posts') }} as parents
+            where
+                parents.instance_id = chain.instance_id
+                and parents.post_id = chain.in_reply_to_id
+                and not parents.is_reblog
+        )
+    union
+    select
+        changed_posts.instance_id,
+        changed_posts.post_id as root_post_id
+    from changed_posts
+{%- endmacro %}
+
+{#- post_hashtags, post_mentions: the posts whose versions were refreshed (a post's every version is). -#}
+{% macro touched_posts_of_versions() -%}
+    select distinct
+        versions.instance_id,
+        versions.post_id
+    from {{ ref('int_post_versions') }} as versions
+    where versions.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+{%- endmacro %}
+
+{#-
+  media_attachments: the media of the current version of every post whose versions were refreshed, and
+  the media this mart holds for those posts (an edit can drop an attachment, or leave it to another post).
+-#}
+{% macro media_attachments_touched_media() -%}
+    select
+        versions.instance_id,
+        {{ forkalytics.json_get_text('media.value', ['id']) }} as media_id
+    from {{ ref('int_post_versions') }} as versions
+    {{ forkalytics.json_array_rows('versions.media_attachments', 'media') }}
+    where
+        versions.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+        and versions.is_current
+        and {{ forkalytics.json_get_text('media.value', ['id']) }} is not null
+    union
+    select
+        kept.instance_id,
+        kept.media_id
+    from {{ this }} as kept
+    where (kept.instance_id, kept.post_id) in ({{ forkalytics.touched_posts_of_versions() }})
+{%- endmacro %}
