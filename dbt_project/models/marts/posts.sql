@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key=['instance_id', 'post_id'],
         incremental_strategy='delete+insert',
+        pre_hook="{{ forkalytics.hash_joins_only() if is_incremental() }}",
         post_hook=[
             "{{ forkalytics.privacy_hook_posts() }}",
             "{{ forkalytics.refreshed_at_index() }}",
@@ -25,7 +26,8 @@
 
   Incremental: the posts whose versions (int_post_versions rewrites every version of a post it recomputes)
   or observations were refreshed since the last run are recomputed from all of their versions and
-  observations (found by their (instance_id, post_id) indexes) and replace their rows. Text of an account
+  observations (found by their (instance_id, post_id) indexes as bitmap scans; no nested loops: the rank
+  filters defeat the planner's estimates, see touched_keys_filter) and replace their rows. Text of an account
   that opts out later is blanked by the privacy post-hook, which marks the rows it changes refreshed.
 -#}
 with
@@ -55,7 +57,11 @@ current_versions as (
                 versions.instance_id = touched_posts.instance_id
                 and versions.post_id = touched_posts.post_id
     {% endif %}
-    where versions.is_current
+    where
+        versions.is_current
+        {% if is_incremental() %}
+            and {{ touched_keys_filter('versions.instance_id', 'versions.post_id', 'touched_posts', 'post_id') }}
+        {% endif %}
 ),
 
 -- only the columns used below: the window functions sort every observation, so leaving out the text,
@@ -109,6 +115,8 @@ observations_ranked as (
             on
                 observations.instance_id = touched_posts.instance_id
                 and observations.status_id = touched_posts.post_id
+        where
+            {{ touched_keys_filter('observations.instance_id', 'observations.status_id', 'touched_posts', 'post_id') }}
     {% endif %}
 ),
 
