@@ -254,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
             elif "queries" not in skip:
                 figures["query_sentiment"] = runner.run(f"{size:,}: sentiment for the queries", "sentiment",
                                                         dsn=dsn)
+                # not a measurement: its summary lines, without the progress (a line per 1,000 versions)
+                figures["query_sentiment"]["lines"] = [line for line in figures["query_sentiment"]["lines"]
+                                                       if "processed so far" not in line]
             if "queries" not in skip:
                 figures["enrichment_build"] = _enrichment_build(runner, size, dsn, state)
                 figures["queries"] = runner.run(f"{size:,}: queries", "queries", dsn=dsn, state_dir=str(state),

@@ -152,7 +152,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         if "query_sentiment" in f:
             s = f["query_sentiment"]
             lines.append(f"| {n} | before the queries: offline sentiment | {_n(s['seconds'])} | "
-                         f"{s['scored'] + s['skipped']:,} post versions | {_mb(s)} |")
+                         f"{s['candidates']:,} post versions | {_mb(s)} |")
         elif "enrichment_build" in f and (results.get("sentiment") or {}).get("size") == int(size):
             lines.append(f"| {n} | before the queries: offline sentiment | – | the measured run (below) | – |")
         if "enrichment_build" in f:
