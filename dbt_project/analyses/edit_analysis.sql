@@ -1,31 +1,31 @@
--- The seed's "edit analysis" example: every edit (version_seq > 1) next to the version it replaced, with
--- how long after the previous version it came and how the text length changed. Deleted posts are
--- included with their text redacted. The seed's purpose, posts whose sentiment changed after editing, is
--- the mart post_sentiment_changes (the same edits joined to post_sentiments on status_version_seq).
--- It lists every edit, so its cost grows with the history (about one version in ten is an edit): the
--- previous version is joined on post_versions' unique key (instance_id, post_id, version_seq), and the
--- mart is referenced twice rather than through one CTE, which PostgreSQL would materialise whole.
+-- The seed's "edit analysis" example, "find posts that changed sentiment after editing": every edit
+-- (version_seq > 1) whose sentiment label differs from the label of the version it replaced, newest edit
+-- first, with both labels and scores. Only edits whose new version and the version before it were both
+-- scored can be compared (versions skipped for their language, failed, or of posts deleted before they were
+-- analysed have no label); deleted posts keep the labels computed before their deletion.
+-- Read from the mart post_sentiment_changes, which holds the seed's join (post_versions with version_seq > 1
+-- joined to post_sentiments on status_version_seq = version_seq, and the version before each edit likewise)
+-- built once with the marts, every compared edit with is_label_changed: the query reads only the edits whose
+-- label changed (index on is_label_changed, edited_at), not the version history, however long it is.
+-- Run: dbt compile --select edit_analysis, then run the compiled SQL (or paste it into a BI tool).
 with
 
 final as (
     select
-        edits.post_id,
-        edits.instance_id,
-        edits.version_seq,
-        edits.edited_at,
-        previous.content_text as previous_text,
-        edits.content_text,
-        {{ elapsed_seconds('previous.valid_from', 'edits.valid_from') }} as seconds_since_previous_version,
-        length(edits.content_text) - length(previous.content_text) as length_change,
-        edits.is_post_deleted
-    from {{ ref('post_versions') }} as edits
-    inner join {{ ref('post_versions') }} as previous
-        on
-            edits.instance_id = previous.instance_id
-            and edits.post_id = previous.post_id
-            and previous.version_seq = edits.version_seq - 1
-    where edits.version_seq > 1
+        changes.instance_id,
+        changes.post_id,
+        changes.status_version_seq as version_seq,
+        changes.edited_at,
+        changes.previous_label,
+        changes.sentiment_label,
+        changes.previous_score,
+        changes.sentiment_score,
+        changes.score_change,
+        changes.is_current_version,
+        changes.is_post_deleted
+    from {{ ref('post_sentiment_changes') }} as changes
+    where changes.is_label_changed
 )
 
 select * from final
-order by instance_id, post_id, version_seq
+order by edited_at desc, instance_id asc, post_id asc, version_seq asc

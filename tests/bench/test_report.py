@@ -64,3 +64,30 @@ def test_the_report_replaces_only_its_block(tmp_path):
     assert "| loader ≥ 70% of bare COPY | 70% | 100,000 events | met |" in text
     assert "| analysis a | 40.0 | 40.0 | 40.0 | 1.0 | 1 |" in text
     assert (tmp_path / "benchmarks.json").exists()
+
+
+def test_the_report_says_the_queries_ran_on_enriched_marts():
+    """Before the queries every size has the offline sentiment of its post versions (the measured run where
+    the sizes coincide, a run of its own elsewhere) and its enrichment marts built; neither is a dbt build
+    figure."""
+    results = _results()
+    results.update(command="python -m bench", started_at="2026-11-29T00:00:00", finished_at="2026-11-29T01:00:00",
+                   increment=36_000, machine={"commit": "abc", "cpu": "cpu", "cores": 2, "memory_gb": 24,
+                                              "os": "linux", "python": "3.11", "dbt_core": "1.11", "dlt": "1.31",
+                                              "load_average_at_start": [0.1]})
+    build = {"seconds": 30.0, "summary": "dbt build: ok (pass 40, warn 0, error 0, skip 0) in 30 s", "success": True,
+             "peak_rss_mb": 1.0}
+    results["per_size"]["100000"]["enrichment_build"] = {**build, "seconds": 3.0}
+    results["per_size"]["1000000"]["enrichment_build"] = build
+    results["per_size"]["1000000"]["query_sentiment"] = {"seconds": 90.0, "candidates": 1_000_000, "scored": 300_000,
+                                                         "skipped": 600_000, "failed": 0, "peak_rss_mb": 2.0}
+    results["polling"].update(batch_size=20, refreshed=100, requests=5, missing=0, rate_limit_waits=0, seconds=1.0)
+    results["verdicts"] = evaluate(results)
+    text = render_markdown(results)
+    assert "| 100,000 | before the queries: offline sentiment | – | the measured run (below) | – |" in text
+    assert "| 1,000,000 | before the queries: offline sentiment | 90.0 | 1,000,000 post versions | 2 |" in text
+    assert ("| 1,000,000 | before the queries: dbt build -s source:enrichment+ | 30.0 | "
+            "ok (pass 40, warn 0, error 0, skip 0) | 1 |") in text
+    assert "after the offline sentiment of all post versions and a build of the enrichment marts" in text
+    full_build = next(v for v in results["verdicts"] if v["target"] == "full_build_1m_seconds")
+    assert full_build["value"] == 170.0

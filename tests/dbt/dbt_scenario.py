@@ -39,7 +39,11 @@ LINK_URL = "https://example.com/a/very/long/path/that/keeps/going/on"
 LINK_HTML = f"<p>Read {link_html(LINK_URL)}<br>now &lt;3 &#8212; &quot;ok&quot; &#39;fine&#39;&nbsp;&#x1F600;</p>"
 LINK_TEXT = "Read example.com/a/very/long/path/that/k…\nnow <3 \u2014 \"ok\" 'fine' \U0001F600"
 
+# Offline sentiment (VADER) labels the original positive ("original" scores 0.32) and every edit neutral: the
+# first edit changes the post's sentiment, the next two do not.
 EDIT_TEXTS = ["Original text", "First edit", "Second edit", "Third edit"]
+# Post 125, created and edited in load 2: the edit keeps its positive sentiment.
+STEADY_SENTIMENT_TEXTS = ["What a great day", "What a great day. Edit: fixed a typo."]
 
 
 def load_first(conn: psycopg2.extensions.connection, raw: RawEvents) -> None:
@@ -117,8 +121,11 @@ def load_first(conn: psycopg2.extensions.connection, raw: RawEvents) -> None:
 
 
 def load_second(conn: psycopg2.extensions.connection, raw: RawEvents) -> None:
-    """Load 2 (after a dbt run): two more edits of 120, an edit of 140 after its delete, a poll of 110
-    with new counts, a profile change of alice, and late / duplicate deliveries."""
+    """Load 2 (after a dbt run): two more edits of 120, a post created and edited (125), an edit of 140 after
+    its delete, a poll of 110 with new counts, a profile change of alice, and late / duplicate deliveries."""
+    raw.add("update", status("125", ALICE, f"<p>{STEADY_SENTIMENT_TEXTS[0]}</p>", created=ts(18)), at=ts(18.1))
+    raw.add("status.update", status("125", ALICE, f"<p>{STEADY_SENTIMENT_TEXTS[1]}</p>", created=ts(18),
+                                    edited=ts(19)), at=ts(19.1))
     raw.add("status.update", status("120", ALICE, f"<p>{EDIT_TEXTS[2]}</p>", created=ts(2), edited=ts(20)),
             at=ts(20.1))
     raw.add("status.update", status("120", ALICE, f"<p>{EDIT_TEXTS[3]}</p>", created=ts(2), edited=ts(21)),

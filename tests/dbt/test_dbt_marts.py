@@ -22,6 +22,8 @@ from dbt_payloads import RawEvents, prepare_sources, ts
 from dbt_scenario import EDIT_TEXTS, HELLO_TEXT, LINK_URL, MS, SIM, load_first, load_second
 from marts_snapshot import CORE_SELECTION, snapshot_marts
 
+from enrichment.runner import run_enrichment
+from enrichment.settings import EnrichmentSettings
 from orchestration.cycle import cycle_build_args
 from orchestration.dbt_runner import DbtResult, mart_row_counts, run_dbt
 from orchestration.warehouse import Warehouse, WarehouseSettings
@@ -343,8 +345,12 @@ def test_instances_dimension(scenario: Scenario) -> None:
 # -- analyses -------------------------------------------------------------------------------------------
 
 def test_seed_example_queries_compile_and_run(scenario: Scenario) -> None:
-    # the analyses read the engagement and trending marts the core selection does not build
-    parents = run_dbt(["run", "--select", "post_metric_snapshots", "hashtag_uses", "hashtag_hourly_stats"],
+    # the analyses read the engagement, trending and sentiment marts the core selection does not build; the
+    # sentiment marts need the offline sentiment of every version first
+    sentiment = run_enrichment(scenario.dsn, EnrichmentSettings(), say=lambda line: None, tasks=["sentiment"])
+    assert sentiment.failures == 0 and sentiment.sentiment.scored > 0
+    parents = run_dbt(["run", "--select", "post_metric_snapshots", "hashtag_uses", "hashtag_hourly_stats",
+                       "stg_enrichment__post_sentiments", "post_sentiments", "post_sentiment_changes"],
                       scenario.dsn, state_dir=scenario.state_dir / "analyses", quiet=True)
     assert parents.success, parents.output_tail
     result = run_dbt(["compile", "--select", "resource_type:analysis"], scenario.dsn,
@@ -360,8 +366,18 @@ def test_seed_example_queries_compile_and_run(scenario: Scenario) -> None:
     assert [(r["post_id"], r["favourites_gained"]) for r in outputs["engagement_velocity"]] == [("110", 20)]
     assert {(r["instance_id"], r["name"]) for r in outputs["trending_hashtags"]} == \
         {(MS, "python"), (SIM, "python"), (MS, "tea")}
-    edits = [(r["post_id"], r["version_seq"], r["content_text"]) for r in outputs["edit_analysis"]]
-    assert edits[:3] == [("120", 2, EDIT_TEXTS[1]), ("120", 3, EDIT_TEXTS[2]), ("120", 4, EDIT_TEXTS[3])]
+    # edit analysis: 120's first edit turned it from positive to neutral; its later edits (neutral to neutral)
+    # and 125's edit (positive to positive) were compared too, and changed no label
+    compared = scenario.query("select post_id, status_version_seq, is_label_changed "
+                              "from marts.post_sentiment_changes order by post_id, status_version_seq")
+    assert [tuple(r.values()) for r in compared] == [("120", 2, True), ("120", 3, False), ("120", 4, False),
+                                                      ("125", 2, False)]
+    changed = outputs["edit_analysis"]
+    assert [(r["instance_id"], r["post_id"], r["version_seq"], r["edited_at"], r["previous_label"],
+             r["sentiment_label"]) for r in changed] == [(MS, "120", 2, ts(3), "positive", "neutral")]
+    assert changed[0]["previous_score"] > 0.05 and changed[0]["sentiment_score"] == 0
+    assert changed[0]["score_change"] == changed[0]["sentiment_score"] - changed[0]["previous_score"]
+    assert not changed[0]["is_current_version"] and not changed[0]["is_post_deleted"]
 
 
 # -- documentation ----------------------------------------------------------------------------------------
