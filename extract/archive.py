@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -213,8 +214,9 @@ def _batches(path: Path, default_instance: str | None, batch_size: int) -> Itera
         yield batch, offset
 
 
-def _prepared(path: Path, default_instance: str | None, batch_size: int, digest: str, privacy: PrivacyPolicy,
-              directory: Path) -> Iterator[tuple[PreparedBatch, int]]:
+def _prepared(path: Path, default_instance: str | None, batch_size: int, digest: str | None,
+              privacy: PrivacyPolicy, directory: Path) -> Iterator[tuple[PreparedBatch, int]]:
+    digest = digest or file_digest(path)  # in the worker, hashing the file overlaps the loader's start-up
     for number, (events, offset) in enumerate(_batches(path, default_instance, batch_size)):
         yield prepare_batch(f"import:{digest}:{number:06d}", events, privacy, directory), offset
 
@@ -315,13 +317,14 @@ def load_archive(path: Path, loader: RawLoader, *, default_instance: str | None 
 
     ``parallel`` prepares the batches in a worker process while the previous one loads (default: for
     archives of at least ``PARALLEL_MIN_BYTES``)."""
-    digest = file_digest(path)
     size = path.stat().st_size
     with open(path, "rb") as handle:
         compressed = handle.read(2) == b"\x1f\x8b"
     if parallel is None:
         parallel = size >= PARALLEL_MIN_BYTES
-    directory = loader.imports_dir / f"archive-{os.getpid()}-{digest}"
+    # the worker hashes the file itself (for the batch keys) while dlt starts here
+    digest = None if parallel else file_digest(path)
+    directory = loader.imports_dir / f"archive-{os.getpid()}-{uuid.uuid4().hex}"
     arguments = (path, default_instance, batch_size, digest, loader.privacy, directory)
     report = LoadReport()
     try:
