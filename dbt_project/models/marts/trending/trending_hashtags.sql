@@ -7,6 +7,7 @@
 {% set as_of = var('trending_as_of', none) %}
 {% set poisson_w = var('trending_poisson_window_hours') | int %}
 {% set baseline_days = var('trending_poisson_baseline_days') | int %}
+{% set evaluation_hours = var('trending_evaluation_hours') | int %}
 {% set growth_window = (var('trending_growth_recent_hours') | int) + (var('trending_growth_baseline_hours') | int) %}
 with
 
@@ -86,44 +87,185 @@ spike as (
     ) as peak on true
 ),
 
-accounts as (
-    -- distinct accounts of the Mastodon-compatible and Poisson methods, one pass over the uses each
-    -- evaluation hour needs (the previous UTC day through the end of the hour, and the baseline windows)
+presence as (
+    -- the uses the grid reads (the earliest evaluation hour's previous UTC day or baseline windows through the
+    -- end of the reference hour), one row per scope, tag, UTC hour, account and server. Every window bound of
+    -- the counts below is a whole UTC hour (hours before an evaluation hour, or a UTC midnight), so whether a
+    -- use falls in a window depends only on its hour: counting distinct accounts of these rows is exact.
+    select
+        uses.scope_id,
+        uses.hashtag_name,
+        {{ truncate_timestamp('hour', 'uses.created_at') }} as use_hour,
+        uses.account_key,
+        uses.account_domain,
+        bool_or(uses.is_public) as is_public,
+        {% if var('trending_exclude_bots') %}bool_or(not uses.is_bot){% else %}true{% endif %} as is_counted
+    from uses
+    cross join reference
+    where
+        uses.created_at < {{ hours_before('reference.reference_hour', -1) }}
+        and uses.created_at >= least(
+            {{ truncate_timestamp('day', hours_before('reference.reference_hour', evaluation_hours - 1)) }}
+            - interval '1 day',
+            {{ hours_before('reference.reference_hour', evaluation_hours - 1 + poisson_w - 1 + 24 * baseline_days) }}
+        )
+    group by
+        uses.scope_id,
+        uses.hashtag_name,
+        {{ truncate_timestamp('hour', 'uses.created_at') }},
+        uses.account_key,
+        uses.account_domain
+),
+
+poisson_window_accounts as (
+    -- distinct accounts (bots excluded by var) of the poisson_w hours ending at each hour e (e - poisson_w + 1
+    -- .. e): each presence row counts for the poisson_w window ends from its hour on. Deduplicated, then counted
+    -- (hashing; count(distinct) would sort every expanded row)
+    select
+        windowed.scope_id,
+        windowed.hashtag_name,
+        windowed.window_end,
+        count(windowed.account_key) as window_accounts
+    from (
+        select distinct
+            presence.scope_id,
+            presence.hashtag_name,
+            presence.use_hour + window_offsets.hour_offset as window_end,
+            presence.account_key
+        from presence
+        cross join (
+            select make_interval(hours => hour_offsets.hour_count) as hour_offset
+            from generate_series(0, {{ poisson_w - 1 }}) as hour_offsets (hour_count)
+        ) as window_offsets
+        where presence.is_counted
+    ) as windowed
+    group by windowed.scope_id, windowed.hashtag_name, windowed.window_end
+),
+
+poisson_window_servers as (
+    -- the same for distinct servers (account domains), from the few (scope, tag, hour, server) rows
+    select
+        windowed.scope_id,
+        windowed.hashtag_name,
+        windowed.window_end,
+        count(windowed.account_domain) as window_servers
+    from (
+        select distinct
+            server_hours.scope_id,
+            server_hours.hashtag_name,
+            server_hours.use_hour + window_offsets.hour_offset as window_end,
+            server_hours.account_domain
+        from (
+            select distinct
+                presence.scope_id,
+                presence.hashtag_name,
+                presence.use_hour,
+                presence.account_domain
+            from presence
+            where presence.is_counted
+        ) as server_hours
+        cross join (
+            select make_interval(hours => hour_offsets.hour_count) as hour_offset
+            from generate_series(0, {{ poisson_w - 1 }}) as hour_offsets (hour_count)
+        ) as window_offsets
+    ) as windowed
+    group by windowed.scope_id, windowed.hashtag_name, windowed.window_end
+),
+
+public_first_hours as (
+    -- Mastodon counts public accounts per UTC day: each account's first hour with a public use, per day
+    select
+        public_accounts.scope_id,
+        public_accounts.hashtag_name,
+        public_accounts.use_day,
+        public_accounts.first_hour,
+        count(public_accounts.account_key) as new_accounts
+    from (
+        select
+            presence.scope_id,
+            presence.hashtag_name,
+            {{ truncate_timestamp('day', 'presence.use_hour') }} as use_day,
+            presence.account_key,
+            min(presence.use_hour) as first_hour
+        from presence
+        where presence.is_public
+        group by
+            presence.scope_id,
+            presence.hashtag_name,
+            {{ truncate_timestamp('day', 'presence.use_hour') }},
+            presence.account_key
+    ) as public_accounts
+    group by
+        public_accounts.scope_id,
+        public_accounts.hashtag_name,
+        public_accounts.use_day,
+        public_accounts.first_hour
+),
+
+public_days as (
+    -- distinct public accounts per scope, tag and UTC day
+    select
+        public_first_hours.scope_id,
+        public_first_hours.hashtag_name,
+        public_first_hours.use_day,
+        cast(sum(public_first_hours.new_accounts) as bigint) as day_accounts
+    from public_first_hours
+    group by public_first_hours.scope_id, public_first_hours.hashtag_name, public_first_hours.use_day
+),
+
+observed as (
+    -- distinct public accounts from the start of the evaluation hour's UTC day through its end
     select
         grid.instance_id,
         grid.hashtag_name,
         grid.hour_ts,
-        count(distinct uses.account_key) filter (
-            where uses.is_public
-            and uses.created_at >= {{ truncate_timestamp('day', 'grid.hour_ts') }}
-        ) as observed_accounts,
-        count(distinct uses.account_key) filter (
-            where uses.is_public
-            and uses.created_at >= {{ truncate_timestamp('day', 'grid.hour_ts') }} - interval '1 day'
-            and uses.created_at < {{ truncate_timestamp('day', 'grid.hour_ts') }}
-        ) as previous_day_accounts,
-        {% for k in range(baseline_days + 1) %}
-            count(distinct uses.account_key) filter (
-                where {% if var('trending_exclude_bots') %}not uses.is_bot and {% endif %}
-                uses.created_at >= {{ hours_before('grid.hour_ts', poisson_w - 1 + 24 * k) }}
-                and uses.created_at < {{ hours_before('grid.hour_ts', 24 * k - 1) }}
-            ) as window_accounts_{{ k }},
-        {% endfor %}
-        count(distinct uses.account_domain) filter (
-            where {% if var('trending_exclude_bots') %}not uses.is_bot and {% endif %}
-            uses.created_at >= {{ hours_before('grid.hour_ts', poisson_w - 1) }}
-        ) as window_servers
+        cast(sum(public_first_hours.new_accounts) as bigint) as observed_accounts
     from grid
-    left join uses
+    inner join public_first_hours
         on
-            grid.instance_id = uses.scope_id
-            and grid.hashtag_name = uses.hashtag_name
-            and uses.created_at < {{ hours_before('grid.hour_ts', -1) }}
-            and uses.created_at >= least(
-                {{ truncate_timestamp('day', 'grid.hour_ts') }} - interval '1 day',
-                {{ hours_before('grid.hour_ts', poisson_w - 1 + 24 * baseline_days) }}
-            )
+            grid.instance_id = public_first_hours.scope_id
+            and grid.hashtag_name = public_first_hours.hashtag_name
+            and public_first_hours.use_day = {{ truncate_timestamp('day', 'grid.hour_ts') }}
+            and grid.hour_ts >= public_first_hours.first_hour
     group by grid.instance_id, grid.hashtag_name, grid.hour_ts
+),
+
+accounts as (
+    -- distinct accounts of the Mastodon-compatible and Poisson methods, looked up per evaluation hour h:
+    -- observed (h's UTC day through h), the previous UTC day, and the Poisson windows ending at h - 24 k h
+    select
+        grid.instance_id,
+        grid.hashtag_name,
+        grid.hour_ts,
+        coalesce(observed.observed_accounts, 0) as observed_accounts,
+        coalesce(previous_day.day_accounts, 0) as previous_day_accounts,
+        {% for k in range(baseline_days + 1) %}
+            coalesce(window_{{ k }}.window_accounts, 0) as window_accounts_{{ k }},
+        {% endfor %}
+        coalesce(window_servers.window_servers, 0) as window_servers
+    from grid
+    left join observed
+        on
+            grid.instance_id = observed.instance_id
+            and grid.hashtag_name = observed.hashtag_name
+            and grid.hour_ts = observed.hour_ts
+    left join public_days as previous_day
+        on
+            grid.instance_id = previous_day.scope_id
+            and grid.hashtag_name = previous_day.hashtag_name
+            and previous_day.use_day = {{ truncate_timestamp('day', 'grid.hour_ts') }} - interval '1 day'
+    {% for k in range(baseline_days + 1) %}
+        left join poisson_window_accounts as window_{{ k }}
+            on
+                grid.instance_id = window_{{ k }}.scope_id
+                and grid.hashtag_name = window_{{ k }}.hashtag_name
+                and window_{{ k }}.window_end = {{ hours_before('grid.hour_ts', 24 * k) }}
+    {% endfor %}
+    left join poisson_window_servers as window_servers
+        on
+            grid.instance_id = window_servers.scope_id
+            and grid.hashtag_name = window_servers.hashtag_name
+            and grid.hour_ts = window_servers.window_end
 ),
 
 scored as (
