@@ -366,12 +366,12 @@ def test_seed_example_queries_compile_and_run(scenario: Scenario) -> None:
     assert [(r["post_id"], r["favourites_gained"]) for r in outputs["engagement_velocity"]] == [("110", 20)]
     assert {(r["instance_id"], r["name"]) for r in outputs["trending_hashtags"]} == \
         {(MS, "python"), (SIM, "python"), (MS, "tea")}
-    # edit analysis: 120's first edit turned it from positive to neutral; its later edits (neutral to neutral)
-    # and 125's edit (positive to positive) were compared too, and changed no label
+    # edit analysis: 120's first edit turned it from positive to neutral; its later edits (neutral to neutral),
+    # 125's edit (positive to positive) and 330's (its tag dropped) were compared too, and changed no label
     compared = scenario.query("select post_id, status_version_seq, is_label_changed "
                               "from marts.post_sentiment_changes order by post_id, status_version_seq")
     assert [tuple(r.values()) for r in compared] == [("120", 2, True), ("120", 3, False), ("120", 4, False),
-                                                      ("125", 2, False)]
+                                                      ("125", 2, False), ("330", 2, False)]
     changed = outputs["edit_analysis"]
     assert [(r["instance_id"], r["post_id"], r["version_seq"], r["edited_at"], r["previous_label"],
              r["sentiment_label"]) for r in changed] == [(MS, "120", 2, ts(3), "positive", "neutral")]
