@@ -78,14 +78,22 @@ def test_incremental_engagement_marts_equal_a_full_rebuild(warehouse, tmp_path):
                              "from marts.posts where deleted_at is null group by 1 order by 1")
     assert len(hours) >= 4
     instance = config.instances[0]
+    # and the author of a post of the second hour turns into a bot (a profile change seen on a new observation)
+    status = next(json.loads(e.data) for events in loads for e in events
+                  if e.event == "update" and str(json.loads(e.data)["id"]) in hours[1][1])
+    status["account"]["bot"] = not status["account"].get("bot")
     for number, emptied in enumerate([[hours[0], hours[-2]], [hours[-1]]]):
         clock.advance(minutes=1)
         RawLoader(warehouse.dsn, config.state_dir).load_batch(f"stream:deletes:{number}", [
             RawEvent(instance.instance_id, instance.url, "public", "stream", "delete", clock.now, post_id.encode())
-            for _, post_ids in emptied for post_id in post_ids])
+            for _, post_ids in emptied for post_id in post_ids] + ([
+            RawEvent(instance.instance_id, instance.url, "public", "stream", "status.update", clock.now,
+                     json.dumps(status).encode())] if number == 0 else []))
         dbt(warehouse.dsn, state, "build", *select, vars=THIN_FAST)
         series = dict(query(warehouse, "select hour_ts, posts + boosts_made from marts.hourly_stats"))
         if number == 0:  # the series lost its first hour; the emptied hour inside it is a quiet hour
+            assert query(warehouse, "select is_bot from marts.accounts where instance_id = %s and account_id = %s",
+                         (instance.instance_id, str(status["account"]["id"])))[0][0] == status["account"]["bot"]
             assert min(series) == hours[1][0] and series[hours[-2][0]] == 0 and max(series) == hours[-1][0]
             assert not query(warehouse, "select 1 from marts.hourly_domain_stats where hour_ts = %s", (hours[-2][0],))
         else:  # the series lost its newest hours
