@@ -10,6 +10,9 @@ visible and retryable (``status``, ``error``, ``attempt_count``, ``next_retry_at
   ``source_fingerprint`` is a hash of the version's text as last read from marts, so unchanged versions are
   not read again; ``input_hash`` is the hash of exactly what the provider was given; ``reused`` marks a result
   copied from an identical input analysed before (same text, model and prompt version), which is not sent again.
+  ``written_at`` is the database time of the last insert or update of the result (the other timestamps follow
+  the enrichment run's ``now``, which may be a past moment, and a legacy import keeps the old ones): dbt models
+  read the results written since their last run through it (``hourly_stats``).
 * ``daily_summaries``: one row per instance, day window and (model, prompt version); ``status`` is ``ok`` or
   ``failed``.
 * ``hourly_topic_runs``: one row per instance, hour and (model, prompt version): the hour's audit and retry
@@ -52,8 +55,12 @@ DDL: list[str] = [
         request_post_count integer,
         prompt_tokens integer not null default 0,
         completion_tokens integer not null default 0,
+        written_at timestamptz not null default now(),
         primary key (instance_id, post_id, status_version_seq, model, prompt_version)
     )""",
+    # warehouses created before the column: their rows count as written now (read once more by dbt)
+    f"alter table {SCHEMA}.post_sentiments add column if not exists written_at timestamptz not null default now()",
+    f"create index if not exists post_sentiments_written_idx on {SCHEMA}.post_sentiments (written_at)",
     f"create index if not exists post_sentiments_input_hash_idx on {SCHEMA}.post_sentiments (input_hash)",
     f"create index if not exists post_sentiments_retry_idx on {SCHEMA}.post_sentiments (next_retry_at) "
     "where status = 'failed'",

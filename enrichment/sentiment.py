@@ -44,7 +44,7 @@ ROW_COLUMNS = (
 )
 # Rows are written with COPY into a temporary table, then upserted in one statement (no per-row round trip).
 _STAGE = "enrichment_sentiment_rows"
-_CREATE_STAGE = (f"create temp table if not exists {_STAGE} (like enrichment.post_sentiments) "
+_CREATE_STAGE = (f"create temp table if not exists {_STAGE} (like enrichment.post_sentiments including defaults) "
                  "on commit delete rows")
 _COPY = f"copy {_STAGE} ({', '.join(ROW_COLUMNS)}) from stdin"
 _UPSERT = (
@@ -52,6 +52,7 @@ _UPSERT = (
     f"select {', '.join(ROW_COLUMNS)} from {_STAGE} "
     "on conflict (instance_id, post_id, status_version_seq, model, prompt_version) do update set "
     + ", ".join(f"{column} = excluded.{column}" for column in ROW_COLUMNS[5:])
+    + ", written_at = now()"
 )
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
 

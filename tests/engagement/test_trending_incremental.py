@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 
+import psycopg2
 import pytest
 
+from extract.events import RawEvent
+from extract.raw_loader import RawLoader
 from tests.dbt.marts_snapshot import snapshot_marts
 from tests.engagement.engagement_data import Clock, dbt, emit_paced, load_as_streamed, sim_config, start_sim, utc
 from tests.helpers import TOKEN, TOKEN_ENV, query
@@ -68,8 +71,54 @@ def test_incremental_engagement_marts_equal_a_full_rebuild(warehouse, tmp_path):
     for number, events in enumerate(loads):  # each build moves the reference time by an hour or two
         load_as_streamed(warehouse.dsn, config, events, f"stream:{number}")
         dbt(warehouse.dsn, state, "build", *select, vars=THIN_FAST)
+        write_sentiments(warehouse, number)  # results written between two builds
+    # then every post of the instance's first hour and of the hour before the newest is deleted, and later
+    # every post of the newest hour
+    hours = query(warehouse, "select date_trunc('hour', created_at), array_agg(post_id order by post_id) "
+                             "from marts.posts where deleted_at is null group by 1 order by 1")
+    assert len(hours) >= 4
+    instance = config.instances[0]
+    # and the author of a post of the second hour turns into a bot (a profile change seen on a new observation)
+    status = next(json.loads(e.data) for events in loads for e in events
+                  if e.event == "update" and str(json.loads(e.data)["id"]) in hours[1][1])
+    status["account"]["bot"] = not status["account"].get("bot")
+    for number, emptied in enumerate([[hours[0], hours[-2]], [hours[-1]]]):
+        clock.advance(minutes=1)
+        RawLoader(warehouse.dsn, config.state_dir).load_batch(f"stream:deletes:{number}", [
+            RawEvent(instance.instance_id, instance.url, "public", "stream", "delete", clock.now, post_id.encode())
+            for _, post_ids in emptied for post_id in post_ids] + ([
+            RawEvent(instance.instance_id, instance.url, "public", "stream", "status.update", clock.now,
+                     json.dumps(status).encode())] if number == 0 else []))
+        dbt(warehouse.dsn, state, "build", *select, vars=THIN_FAST)
+        series = dict(query(warehouse, "select hour_ts, posts + boosts_made from marts.hourly_stats"))
+        if number == 0:  # the series lost its first hour; the emptied hour inside it is a quiet hour
+            assert query(warehouse, "select is_bot from marts.accounts where instance_id = %s and account_id = %s",
+                         (instance.instance_id, str(status["account"]["id"])))[0][0] == status["account"]["bot"]
+            assert min(series) == hours[1][0] and series[hours[-2][0]] == 0 and max(series) == hours[-1][0]
+            assert not query(warehouse, "select 1 from marts.hourly_domain_stats where hour_ts = %s", (hours[-2][0],))
+        else:  # the series lost its newest hours
+            assert max(series) == hours[-3][0]
+    assert query(warehouse, "select count(*) from marts.hourly_stats where posts_with_sentiment > 0")[0][0] >= 1
     incremental = snapshot_marts(warehouse.dsn, only=ENGAGEMENT_TABLES)
     dbt(warehouse.dsn, state, "build", *select, "--full-refresh", vars=THIN_FAST)
     assert snapshot_marts(warehouse.dsn, only=ENGAGEMENT_TABLES) == incremental
     tiers = {tier for (tier,) in query(warehouse, "select distinct retention_tier from marts.post_metric_snapshots")}
     assert tiers == {"all", "hourly", "daily"}
+
+
+def write_sentiments(warehouse, number: int) -> None:
+    """Score a few posts already built (some of them again, with another score), as enrichment would."""
+    with psycopg2.connect(warehouse.dsn) as conn, conn.cursor() as cur:
+        cur.execute("""
+            insert into enrichment.post_sentiments (instance_id, post_id, status_version_seq, model, prompt_version,
+                provider, status, sentiment_score, input_hash, source_fingerprint, analyzed_at, first_attempt_at,
+                last_attempt_at)
+            select instance_id, post_id, 1, 'm', 'p', 'offline', 'scored', %s, post_id, post_id,
+                '2020-01-01', '2020-01-01', '2020-01-01'  -- an enrichment clock set in the past
+            from marts.posts
+            where not is_reblog and deleted_at is null
+            order by md5(post_id || %s) limit 15
+            on conflict (instance_id, post_id, status_version_seq, model, prompt_version)
+            do update set sentiment_score = excluded.sentiment_score, written_at = now()""",
+                    (0.25 * number - 0.3, str(number % 2)))
+    conn.close()

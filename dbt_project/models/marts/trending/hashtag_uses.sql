@@ -1,14 +1,94 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['scope_id', 'post_key'],
+        incremental_strategy='delete+insert',
+        pre_hook="{{ forkalytics.hash_joins_only() }}",
+        post_hook=[
+            "{{ forkalytics.refreshed_at_index() }}",
+            "create index if not exists {{ this.identifier }}_key_idx on {{ this }} (scope_id, post_key)",
+            "delete from {{ this }} where refreshed_at = {{ forkalytics.run_started_timestamptz() }}
+            and hashtag_name = ''",
+        ],
+        on_schema_change='append_new_columns',
+    )
+}}
 {#-
   One row per use of a hashtag, the input of hashtag_hourly_stats and the trending marts, in two scopes:
   `scope_id` = the instance (one row per post of the instance using the tag), and `scope_id` = 'fediverse'
   (posts seen by several monitored instances counted once, on their uri; the account is identified by its
   uri). Uses are the tags of the post's current version; boosts and deleted posts are left out.
+
+  Incremental (delete+insert by scope and post key): the posts touched since the last run are those whose
+  versions, deletion or observations were refreshed (int_post_versions, int_status_deletes,
+  int_status_observations), and every post of an account with an observation refreshed since then (the
+  observation carries the account's profile: is_bot, acct and uri may have changed). Their instance-scope
+  rows are recomputed, and the fediverse rows of their uris from every copy of the uri on any instance. Each
+  touched key also gets a row with hashtag_name '' that replaces its old rows when it has no use any more
+  (deleted, boost, tags removed); the post-hook deletes those rows.
 -#}
+-- depends_on: {{ ref('int_post_versions') }}
+-- depends_on: {{ ref('int_status_deletes') }}
+-- depends_on: {{ ref('int_status_observations') }}
 with
+
+{% if is_incremental() %}
+    changed_posts as (
+        select
+            versions.instance_id,
+            versions.post_id
+        from {{ ref('int_post_versions') }} as versions
+        where versions.refreshed_at > {{ last_refreshed_at() }}
+        union
+        select
+            deletes.instance_id,
+            deletes.status_id as post_id
+        from {{ ref('int_status_deletes') }} as deletes
+        where deletes.refreshed_at > {{ last_refreshed_at() }}
+        union
+        select
+            observations.instance_id,
+            observations.status_id as post_id
+        from {{ ref('int_status_observations') }} as observations
+        where observations.refreshed_at > {{ last_refreshed_at() }}
+    ),
+
+    changed_accounts as (
+        select distinct
+            observations.instance_id,
+            observations.account_id
+        from {{ ref('int_status_observations') }} as observations
+        where observations.refreshed_at > {{ last_refreshed_at() }}
+    ),
+
+    touched_posts as (
+        select
+            all_posts.instance_id,
+            all_posts.post_id,
+            coalesce(all_posts.uri, all_posts.instance_id || ':' || all_posts.post_id) as uri_key
+        from {{ ref('posts') }} as all_posts
+        where
+            exists (
+                select 1 from changed_posts
+                where all_posts.instance_id = changed_posts.instance_id and all_posts.post_id = changed_posts.post_id
+            )
+            or exists (
+                select 1 from changed_accounts
+                where
+                    all_posts.instance_id = changed_accounts.instance_id
+                    and all_posts.account_id = changed_accounts.account_id
+            )
+    ),
+{% endif %}
 
 posts as (
     select * from {{ ref('posts') }}
-    where deleted_at is null and not is_reblog
+    where
+        deleted_at is null and not is_reblog
+        {% if is_incremental() %}
+            -- the touched posts and every copy of their uris
+            and coalesce(uri, instance_id || ':' || post_id) in (select touched_posts.uri_key from touched_posts)
+        {% endif %}
 ),
 
 post_hashtags as (
@@ -74,6 +154,16 @@ final as (
         cast(engagement_score as double precision) as engagement_score,
         changed_at
     from instance_uses
+    {% if is_incremental() %}
+        -- only the touched posts in the instance scope (the other copies of their uris are read for the fediverse)
+        where
+            exists (
+                select 1 from touched_posts
+                where
+                    instance_uses.instance_id = touched_posts.instance_id
+                    and instance_uses.post_id = touched_posts.post_id
+            )
+    {% endif %}
     union all
     select
         'fediverse' as scope_id,
@@ -90,6 +180,42 @@ final as (
         changed_at
     from fediverse_ranked
     where copy_rank = 1
+    {% if is_incremental() %}
+        -- the rows that replace a touched key's old rows (deleted by the post-hook)
+        union all
+        select distinct
+            touched_posts.instance_id as scope_id,
+            touched_posts.instance_id,
+            '' as hashtag_name,
+            touched_posts.post_id as post_key,
+            touched_posts.post_id,
+            cast(null as text) as account_key,
+            cast(null as text) as account_domain,
+            cast(null as timestamptz) as created_at,
+            cast(null as boolean) as is_public,
+            cast(null as boolean) as is_bot,
+            cast(null as double precision) as engagement_score,
+            cast(null as timestamptz) as changed_at
+        from touched_posts
+        union all
+        select distinct
+            'fediverse' as scope_id,
+            '' as instance_id,
+            '' as hashtag_name,
+            touched_posts.uri_key as post_key,
+            cast(null as text) as post_id,
+            cast(null as text) as account_key,
+            cast(null as text) as account_domain,
+            cast(null as timestamptz) as created_at,
+            cast(null as boolean) as is_public,
+            cast(null as boolean) as is_bot,
+            cast(null as double precision) as engagement_score,
+            cast(null as timestamptz) as changed_at
+        from touched_posts
+    {% endif %}
 )
 
-select * from final
+select
+    *,
+    {{ run_started_timestamptz() }} as refreshed_at
+from final

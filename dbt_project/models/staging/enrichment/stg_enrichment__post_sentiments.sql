@@ -32,7 +32,8 @@ final as (
         cast(request_id as text) as request_id,
         cast(request_post_count as integer) as request_post_count,
         cast(prompt_tokens as integer) as prompt_tokens,
-        cast(completion_tokens as integer) as completion_tokens
+        cast(completion_tokens as integer) as completion_tokens,
+        cast(written_at as timestamptz) as written_at
     from source_sentiments
 )
 
