@@ -88,10 +88,13 @@
   has the author) or the name of the table's post id column (the author is looked up in
   int_status_observations). With `deleted` (SQL over `target`) and redact_deleted_content on, a second
   statement blanks `deleted_columns` (the post's text; the author's profile stays) in deleted posts' rows
-  where `deleted_pending` (default `pending`) holds.
+  where `deleted_pending` (default `pending`) holds; `deleted_scope` (SQL over `target`) limits that second
+  statement to the rows it can concern in this run (the rows written now, the posts deleted now), so it does
+  not re-read every deleted post's rows each run; var privacy_recheck_deleted lifts the limit (once, after
+  turning redact_deleted_content on for a warehouse that had it off).
 -#}
 {% macro redact_opted_out(columns, pending, key='account_id', deleted=none, deleted_columns=none,
-                          deleted_pending=none) -%}
+                          deleted_pending=none, deleted_scope=none) -%}
     update {{ this }} as target
     set
         {%- for name, expr in columns.items() %}
@@ -117,18 +120,49 @@
                 {{ name }} = {{ expr }}{{ ',' if not loop.last }}
             {%- endfor %}
         where ({{ deleted_pending or pending }}) and ({{ deleted }})
+        {%- if deleted_scope and not var('privacy_recheck_deleted', false) %}
+            and ({{ deleted_scope }})
+        {%- endif %}
     {%- endif %}
 {%- endmacro %}
 
-{#- (instance_id, status_id) of every post a delete event removed, as a subquery. -#}
-{% macro deleted_statuses(events) -%}
-    (
-        select
-            deletes.instance_id,
-            deletes.payload_status_id
+{#-
+  True when a delete event of the row's post is among `events` (the deduplicated events): an index probe on
+  (instance_id, status_id). A delete's status_id is its validated payload status id; one that does not
+  validate is null and could not name a stored post anyway.
+-#}
+{% macro has_delete_event(events) -%}
+    exists (
+        select 1
         from {{ events }} as deletes
-        where deletes.event_type = 'delete' and deletes.payload_status_id is not null
+        where
+            deletes.instance_id = target.instance_id
+            and deletes.status_id = target.status_id
+            and deletes.event_type = 'delete'
     )
+{%- endmacro %}
+
+{#-
+  The rows of an event-level model a delete can concern in this run: those written by this run, and those
+  of posts whose delete event the deduplicated events took in this run (refreshed_at = the run's start).
+-#}
+{% macro deleted_this_run(events) -%}
+    {#- found by event_id (an index read of the few rows), not as a filter over every row -#}
+    target.event_id = any(array(
+        select written.event_id
+        from {{ this }} as written
+        where written.refreshed_at = {{ forkalytics.run_started_timestamptz() }}
+        union
+        select kept.event_id
+        from {{ events }} as deletes
+        inner join {{ this }} as kept
+            on
+                deletes.instance_id = kept.instance_id
+                and deletes.status_id = kept.status_id
+        where
+            deletes.refreshed_at = {{ forkalytics.run_started_timestamptz() }}
+            and deletes.event_type = 'delete'
+    ))
 {%- endmacro %}
 
 {#- The post-hooks of the incremental models that keep text (one per model). -#}
@@ -144,8 +178,8 @@
         'account_fields': "'[]'::jsonb",
     }, "jsonb_typeof(target.payload) = 'object' and not target.payload ?| array['forkalytics_redaction',"
        ~ " 'forkalytics_redacted']",
-       deleted="target.carries_status and (target.instance_id, target.status_id) in "
-       ~ forkalytics.deleted_statuses(this),
+       deleted="target.carries_status and " ~ forkalytics.has_delete_event(this),
+       deleted_scope=forkalytics.deleted_this_run(this),
        deleted_columns={
         'payload': forkalytics.redacted_payload('target.payload', "'post deleted'", profile=false),
         'content_html': "''",
@@ -169,8 +203,8 @@
        ~ " or coalesce(jsonb_array_length(case when jsonb_typeof(target.account_fields) = 'array'"
        ~ " then target.account_fields end), 0) > 0"
        ~ " or target.media_attachments::text similar to '%\"(description|url)\": \"%'",
-       deleted="(target.instance_id, target.status_id) in "
-       ~ forkalytics.deleted_statuses(ref('int_stream_events__deduped')),
+       deleted=forkalytics.has_delete_event(ref('int_stream_events__deduped')),
+       deleted_scope=forkalytics.deleted_this_run(ref('int_stream_events__deduped')),
        deleted_columns={
         'content_html': "''",
         'content_text': "''",
