@@ -137,3 +137,27 @@
     from {{ this }} as kept
     where (kept.instance_id, kept.post_id) in ({{ forkalytics.touched_posts_of_versions() }})
 {%- endmacro %}
+
+{#-
+  The posts whose versions, delete or observations were refreshed since this model's last run (instance_id,
+  post_id), as a query: what the marts that aggregate posts (hourly stats, hashtag uses) recompute.
+-#}
+{% macro changed_posts() -%}
+    select
+        versions.instance_id,
+        versions.post_id
+    from {{ ref('int_post_versions') }} as versions
+    where versions.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+    union
+    select
+        deletes.instance_id,
+        deletes.status_id as post_id
+    from {{ ref('int_status_deletes') }} as deletes
+    where deletes.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+    union
+    select
+        observations.instance_id,
+        observations.status_id as post_id
+    from {{ ref('int_status_observations') }} as observations
+    where observations.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+{%- endmacro %}

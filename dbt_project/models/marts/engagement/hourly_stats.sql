@@ -37,23 +37,7 @@ posts as (
 
 {% if is_incremental() %}
     changed_posts as (
-        select
-            versions.instance_id,
-            versions.post_id
-        from {{ ref('int_post_versions') }} as versions
-        where versions.refreshed_at > {{ last_refreshed_at() }}
-        union
-        select
-            deletes.instance_id,
-            deletes.status_id as post_id
-        from {{ ref('int_status_deletes') }} as deletes
-        where deletes.refreshed_at > {{ last_refreshed_at() }}
-        union
-        select
-            observations.instance_id,
-            observations.status_id as post_id
-        from {{ ref('int_status_observations') }} as observations
-        where observations.refreshed_at > {{ last_refreshed_at() }}
+        {{ changed_posts() }}
     ),
 
     touched_hours as (
