@@ -1,13 +1,10 @@
 {#-
   Incremental helpers shared by the models that grow with the event log.
 
-  Each incremental model remembers, per row, the newest `loaded_at` of the raw events it was built from
-  (column `source_loaded_at` / `last_loaded_at`). On the next run it re-reads everything loaded since
-  that watermark minus `incremental_lookback_hours`, and recomputes every post those events touch.
-  Re-reading is idempotent, so the lookback only costs time; it protects against loads that commit out
-  of order. Where the window can hold a whole bulk load (int_stream_events__deduped,
-  int_status_observations), the models also skip the loads (load times) they already hold, found with a
-  loose index scan, so a window that covers history does not make them re-read it.
+  How models find what changed is `refreshed_at` (last_refreshed_at below). Only int_stream_events__deduped,
+  the one model that reads raw, still uses a window of load time: it re-reads the dlt loads of the last
+  `incremental_lookback_hours` before its newest one that it has not merged (loads can commit out of
+  order; re-reading is idempotent), found by loose index scans.
 -#}
 {% macro incremental_since(watermark_column) -%}
     coalesce(
