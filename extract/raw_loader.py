@@ -41,6 +41,9 @@ os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
 os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
 # The load files are written once and read once on this machine: gzip would only cost CPU (a quarter of a load).
 os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
+# dlt keeps every loaded package's files (here, every event loaded) under state_dir/dlt unless told to delete
+# them: a long-running streamer's state directory would grow without bound. The rows are in raw once loaded.
+os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
 
 PIPELINE_NAME = "forkalytics_raw"
 

@@ -401,6 +401,45 @@ def test_documented_columns_are_the_built_columns(scenario: Scenario) -> None:
 
 # -- the cycle's data tests read what the run wrote --------------------------------------------------------
 
+def test_a_cycle_tests_the_raw_loads_it_merges_and_a_plain_test_every_raw_row(scenario: Scenario) -> None:
+    """The raw log and its staging view have no refreshed_at: a cycle's row-level tests of them read the dlt
+    loads newer than the newest one the deduplicated events merged (the loads the cycle is about to merge).
+    A bad row in a load already merged is left to whole-table runs; one in a new load fails the cycle."""
+    raw_tests = ["--select", "source:mastodon_raw.stream_events", "stg_mastodon__stream_events"]
+    conn = psycopg2.connect(scenario.dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select column_name from information_schema.columns "
+                        "where table_schema = 'raw' and table_name = 'stream_events' order by ordinal_position")
+            columns = [row[0] for row in cur.fetchall()]
+            changed = {"event_id": "'bad-source-row'", "source": "'bogus'"}
+            cur.execute(
+                f"insert into raw.stream_events ({', '.join(columns)}) "
+                f"select {', '.join(changed.get(c, c) for c in columns)} from raw.stream_events "
+                "order by _dlt_load_id limit 1")  # the row sits in the oldest load, merged long ago
+        cycle = run_dbt(["test", *raw_tests, *cycle_build_args()], scenario.dsn,
+                        state_dir=scenario.state_dir, quiet=True)
+        assert cycle.success, cycle.output_tail
+        assert cycle.counts.get("pass", 0) >= 8  # the row-level tests ran, over the unmerged loads (none)
+        whole = run_dbt(["test", *raw_tests], scenario.dsn, state_dir=scenario.state_dir, quiet=True)
+        assert not whole.success
+        assert any("accepted_values" in failure for failure in whole.failures), whole.failures
+
+        with conn, conn.cursor() as cur:
+            # the same row in a load newer than every merged one: the next cycle merges it, so tests it
+            cur.execute("update raw.stream_events set _dlt_load_id = '9999999999.000001' "
+                        "where event_id = 'bad-source-row'")
+        cycle = run_dbt(["test", *raw_tests, *cycle_build_args()], scenario.dsn,
+                        state_dir=scenario.state_dir, quiet=True)
+        assert not cycle.success
+        assert any("source_accepted_values_mastodon_raw_stream_events_source" in failure
+                   for failure in cycle.failures), cycle.failures
+    finally:
+        with conn, conn.cursor() as cur:
+            cur.execute("delete from raw.stream_events where event_id = 'bad-source-row'")
+        conn.close()
+
+
 def test_a_cycle_tests_the_rows_it_wrote_and_a_plain_test_run_every_row(scenario: Scenario) -> None:
     """A bad value in a row an incremental run rewrites fails the cycle's tests; one in a row it did not
     write is left to whole-table test runs (`dbt test`, the scheduler's daily run), which fail on it.

@@ -50,6 +50,10 @@ def test_a_worker_process_stores_what_in_process_preparation_stores(warehouse, t
     assert parallel.rows_with_errors >= 1
     assert parallel_rows == inline_rows
     assert not any(loader.imports_dir.rglob("*")), "prepared batch files are removed once loaded"
+    # nor does dlt keep a copy of every loaded file (a streamer's state directory would grow without bound)
+    dlt_files = [p for p in (loader.state_dir / "dlt").rglob("*") if p.is_file() and "completed_jobs" in p.parts]
+    assert dlt_files == [], dlt_files[:3]
+    assert any((loader.state_dir / "dlt").rglob("loaded/*")), "the loaded packages themselves are still recorded"
     # every batch is one load: its rows carry the load id dlt recorded for it
     loads = query(warehouse, "select count(distinct r._dlt_load_id), count(distinct l.load_id) "
                              "from raw.stream_events as r left join raw._dlt_loads as l on l.load_id = r._dlt_load_id")

@@ -19,9 +19,19 @@
         {%- do conditions.append('(' ~ where ~ ')') -%}
     {%- endif -%}
     {%- if execute and forkalytics.test_changed_rows_only() and relation is not string -%}
-        {%- set column_names = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
-        {%- if 'refreshed_at' in column_names -%}
-            {%- do conditions.append('refreshed_at = ' ~ forkalytics.run_started_timestamptz()) -%}
+        {%- set load_column = forkalytics.tested_node_meta(relation).get('changed_rows_load_column') -%}
+        {%- if load_column -%}
+            {%- if model.test_metadata is not none and model.test_metadata.name in forkalytics.row_level_tests() -%}
+                {%- set newest = forkalytics.newest_merged_load() -%}
+                {%- if newest is not none -%}
+                    {%- do conditions.append(adapter.quote(load_column) ~ ' > ' ~ newest) -%}
+                {%- endif -%}
+            {%- endif -%}
+        {%- else -%}
+            {%- set column_names = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
+            {%- if 'refreshed_at' in column_names -%}
+                {%- do conditions.append('refreshed_at = ' ~ forkalytics.run_started_timestamptz()) -%}
+            {%- endif -%}
         {%- endif -%}
     {%- endif -%}
     {%- if conditions -%}
@@ -33,4 +43,39 @@
 
 {% macro test_changed_rows_only() -%}
     {{ return(var('test_changed_rows_only', false) in [true, 'true', 'True', 1, '1']) }}
+{%- endmacro %}
+
+{#- The config meta of the model or source whose relation a test reads (empty when not found). -#}
+{% macro tested_node_meta(relation) -%}
+    {%- set wanted = relation | string -%}
+    {%- for node_id in model.depends_on.nodes -%}
+        {%- set node = graph.nodes.get(node_id) or graph.sources.get(node_id) -%}
+        {%- if node and node.relation_name == wanted -%}
+            {{ return(node.config.meta or {}) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return({}) }}
+{%- endmacro %}
+
+{#- Generic tests whose verdict is a property of each row (or, for unique_combination, of the rows read
+    together): sound on a subset of the rows. -#}
+{% macro row_level_tests() -%}
+    {{ return(['not_null', 'accepted_values', 'unique_combination', 'expression_is_true']) }}
+{%- endmacro %}
+
+{#- The newest dlt load id int_stream_events__deduped holds, as a SQL literal; none when it does not exist
+    or is empty (then every row is new). One probe of its (loaded_at, dlt_load_id) index. -#}
+{% macro newest_merged_load() -%}
+    {#- from the graph, not ref(): the tests calling this do not depend on the model -#}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.int_stream_events__deduped') -%}
+    {%- set deduped = adapter.get_relation(node.database, node.schema, node.alias) if node else none -%}
+    {%- if deduped is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set result = run_query('select dlt_load_id from ' ~ deduped
+        ~ ' where dlt_load_id is not null order by loaded_at desc, dlt_load_id desc limit 1') -%}
+    {%- if result.rows | length == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return("'" ~ result.rows[0][0] ~ "'") }}
 {%- endmacro %}

@@ -8,6 +8,7 @@
             "create index if not exists int_stream_events__deduped_loads_idx on {{ this }} (loaded_at, dlt_load_id)",
             "{{ forkalytics.refreshed_at_index() }}",
             "{{ forkalytics.lookup_index('instance_url', ['instance_id', 'instance_url']) }}",
+            "{{ forkalytics.lookup_index('received', ['instance_id', 'received_at']) }}",
         ],
         on_schema_change='append_new_columns',
         indexes=[

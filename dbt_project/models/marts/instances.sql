@@ -1,8 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='instance_id',
+        incremental_strategy='delete+insert',
+        post_hook=["{{ forkalytics.refreshed_at_index() }}"],
+        on_schema_change='append_new_columns',
+    )
+}}
 {#-
   The instance dimension: one row per monitored instance, from its start-up observations (software and
   API version, configured streams, live-feed access) and the events it delivered. An instance known only
   from events (no start-up row yet) is listed with null descriptive fields.
+
+  Incremental: every instance is rewritten each run (a handful of rows), but without reading the event
+  history: event_count is the count this mart holds plus the events first processed since its last run
+  (int_stream_events__deduped.processed_at; an event is processed once and never removed, so none is
+  counted twice), the first and last event times and the base URL are index probes per instance. A
+  warehouse whose mart has no refreshed_at yet (built as a table before) counts every event once.
 -#}
+{%- set watermark = last_refreshed_at() -%}
+{%- set from_kept = is_incremental() and '-infinity' not in watermark -%}
 with
 
 observations_ranked as (
@@ -31,16 +48,68 @@ stream_names as (
     group by latest.instance_id
 ),
 
-event_activity as (
-    select
-        instance_id,
-        min(instance_url) as instance_url,
-        min(received_at) as first_event_at,
-        max(received_at) as last_event_at,
-        count(*) as event_count
-    from {{ ref('int_stream_events__deduped') }}
-    group by instance_id
-),
+{% if from_kept %}
+    new_events as (
+        select
+            events.instance_id,
+            count(*) as event_count
+        from {{ ref('int_stream_events__deduped') }} as events
+        where
+            events.refreshed_at > {{ watermark }}
+            and events.processed_at > {{ watermark }}
+        group by events.instance_id
+    ),
+
+    kept as (
+        select
+            instance_id,
+            event_count
+        from {{ this }}
+        where event_count > 0
+    ),
+
+    counted as (
+        select
+            coalesce(kept.instance_id, new_events.instance_id) as instance_id,
+            coalesce(kept.event_count, 0) + coalesce(new_events.event_count, 0) as event_count
+        from kept
+        full outer join new_events on kept.instance_id = new_events.instance_id
+    ),
+
+    -- per instance, by the (instance_id, instance_url) and (instance_id, received_at) indexes
+    event_activity as (
+        select
+            counted.instance_id,
+            (
+                select min(events.instance_url)
+                from {{ ref('int_stream_events__deduped') }} as events
+                where events.instance_id = counted.instance_id
+            ) as instance_url,
+            (
+                select min(events.received_at)
+                from {{ ref('int_stream_events__deduped') }} as events
+                where events.instance_id = counted.instance_id
+            ) as first_event_at,
+            (
+                select max(events.received_at)
+                from {{ ref('int_stream_events__deduped') }} as events
+                where events.instance_id = counted.instance_id
+            ) as last_event_at,
+            counted.event_count
+        from counted
+    ),
+{% else %}
+    event_activity as (
+        select
+            instance_id,
+            min(instance_url) as instance_url,
+            min(received_at) as first_event_at,
+            max(received_at) as last_event_at,
+            count(*) as event_count
+        from {{ ref('int_stream_events__deduped') }}
+        group by instance_id
+    ),
+{% endif %}
 
 instance_ids as (
     select instance_id from latest
@@ -68,7 +137,8 @@ final as (
         greatest(latest.last_observed_at, event_activity.last_event_at) as last_seen_at,
         event_activity.first_event_at,
         event_activity.last_event_at,
-        coalesce(event_activity.event_count, 0) as event_count
+        coalesce(event_activity.event_count, 0) as event_count,
+        {{ run_started_timestamptz() }} as refreshed_at
     from instance_ids
     left join latest on instance_ids.instance_id = latest.instance_id
     left join stream_names on instance_ids.instance_id = stream_names.instance_id

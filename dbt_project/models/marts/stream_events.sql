@@ -77,6 +77,8 @@ post_state as (
             on
                 versions.instance_id = event_posts.instance_id
                 and versions.post_id = event_posts.status_id
+        -- by the (instance_id, post_id) index: the planner guesses few posts and would scan every version
+        where {{ touched_keys_filter('versions.instance_id', 'versions.post_id', 'events', 'status_id') }}
     {% endif %}
     group by versions.instance_id, versions.post_id
 ),
