@@ -210,9 +210,11 @@
         'content_text': "''",
         'spoiler_text': "''",
         'media_attachments': forkalytics.media_without_descriptions('target.media_attachments'),
+        'card_url': 'null',
     },
        deleted_pending="coalesce(target.content_html, '') <> '' or coalesce(target.spoiler_text, '') <> ''"
-       ~ " or target.media_attachments::text similar to '%\"(description|url)\": \"%'") }}
+       ~ " or target.media_attachments::text similar to '%\"(description|url)\": \"%'"
+       ~ " or target.card_url is not null") }}
 {%- endmacro %}
 
 {#- int_post_versions (intermediate: also media and deleted posts) and marts.post_versions. -#}

@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key='event_id',
         incremental_strategy='delete+insert',
+        pre_hook="{{ forkalytics.backfill_observation_card_urls() }}",
         post_hook=[
             "{{ forkalytics.privacy_hook_status_observations() }}",
             "{{ forkalytics.refreshed_at_index() }}",
@@ -27,6 +28,12 @@
   that replaces an event's first delivery rewrites the event there, so it is read again here.
   The index on observed_at (a hook, so warehouses built before it get it too) answers
   post_metric_snapshots' reference time (the newest observation) and the rows its thinning boundaries cross.
+
+  `card_url` is the preview card's URL, parsed from the payload once here so that marts.posts (and through
+  it trending_links) need not read the payloads again: null when the status has no card object, '' when the
+  card has no URL. The privacy hook blanks it (null) for deleted posts, as the loader drops a deleted post's
+  card; an opted-out account's card URL stays (it is collected for every post, README "Privacy and consent").
+  A table built before the column existed gets it filled for its rows by the pre-hook (macros/cards.sql).
 -#}
 with
 
@@ -110,7 +117,9 @@ final as (
             'events.account_note_html', 'events.account_url', 'events.account_avatar_url',
             'events.account_is_bot', 'events.account_is_group', 'events.account_is_locked',
             'events.account_is_discoverable', 'events.account_fields'
-        ]) }} as account_profile_key
+        ]) }} as account_profile_key,
+        -- last, where an upgraded table has it too (macros/cards.sql)
+        {{ observation_card_url('events.payload') }} as card_url
     {%- set media_id_or_unknown = "coalesce(" ~ json_get_text('media.value', ['id']) ~ ", '?')" %}
     from events
     -- per event, in lateral subqueries: no join of the wide event rows (which sorted them all by event_id)

@@ -3,13 +3,17 @@
         materialized='incremental',
         unique_key=['instance_id', 'post_id'],
         incremental_strategy='delete+insert',
-        pre_hook="{{ forkalytics.hash_joins_only() if is_incremental() }}",
+        pre_hook=[
+            "{{ forkalytics.backfill_post_card_urls() }}",
+            "{{ forkalytics.hash_joins_only() if is_incremental() }}",
+        ],
         post_hook=[
             "{{ forkalytics.privacy_hook_posts() }}",
             "{{ forkalytics.refreshed_at_index() }}",
             "{{ forkalytics.lookup_index('account', ['instance_id', 'account_id']) }}",
             "{{ forkalytics.lookup_index('reply', ['instance_id', 'in_reply_to_id']) }}",
             "{{ forkalytics.lookup_index('uri', ['uri']) }}",
+            "{{ forkalytics.lookup_index('popularity', ['instance_id', 'engagement_score desc', 'created_at desc', 'post_id']) }}",
         ],
         on_schema_change='append_new_columns',
         indexes=[
@@ -29,6 +33,11 @@
   observations (found by their (instance_id, post_id) indexes as bitmap scans; no nested loops: the rank
   filters defeat the planner's estimates, see touched_keys_filter) and replace their rows. Text of an account
   that opts out later is blanked by the privacy post-hook, which marks the rows it changes refreshed.
+
+  `card_url` is the link card of the post's newest observation that has a card (null when that card has no
+  URL, or for a deleted post while its text is redacted): what trending_links counts, so it reads no payload.
+  A table built before the column existed gets it filled by the pre-hook (macros/cards.sql). The index on
+  (instance_id, engagement_score desc, created_at desc, post_id) serves dashboard_popular_posts' top posts.
 -#}
 with
 
@@ -85,6 +94,7 @@ observations_ranked as (
         observations.favourites_count,
         observations.quotes_count,
         observations.observed_at,
+        observations.card_url,
         row_number() over (
             partition by observations.instance_id, observations.status_id
             order by observations.observed_at desc, observations.event_id desc
@@ -103,6 +113,12 @@ observations_ranked as (
                 observations.observed_at desc,
                 observations.event_id desc
         ) as metrics_rank,
+        -- the observations with a card up to this one, newest first (the same order as recency_rank: one sort)
+        count(observations.card_url) over (
+            partition by observations.instance_id, observations.status_id
+            order by observations.observed_at desc, observations.event_id desc
+            rows between unbounded preceding and current row
+        ) as cards_up_to,
         min(observations.observed_at) over (
             partition by observations.instance_id, observations.status_id
         ) as first_seen_at,
@@ -129,6 +145,12 @@ latest_observations as (
 latest_metrics as (
     select * from observations_ranked
     where metrics_rank = 1
+),
+
+-- the newest observation that has a card (posts without one have no row)
+latest_cards as (
+    select * from observations_ranked
+    where cards_up_to = 1 and card_url is not null
 ),
 
 final as (
@@ -179,7 +201,9 @@ final as (
         {{ 'versions.deleted_at is not null' if redact_deleted() else 'false' }} as is_redacted,
         versions.hashtags,
         versions.mentions,
-        {{ run_started_timestamptz() }} as refreshed_at
+        {{ run_started_timestamptz() }} as refreshed_at,
+        -- last, where an upgraded table has it too
+        {{ redacted("nullif(cards.card_url, '')", 'versions.deleted_at') }} as card_url
     from latest_observations as latest
     inner join current_versions as versions
         on
@@ -189,6 +213,10 @@ final as (
         on
             latest.instance_id = metrics.instance_id
             and latest.status_id = metrics.status_id
+    left join latest_cards as cards
+        on
+            latest.instance_id = cards.instance_id
+            and latest.status_id = cards.status_id
 )
 
 select * from final

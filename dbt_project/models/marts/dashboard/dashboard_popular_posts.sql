@@ -2,15 +2,14 @@
   The Posts panel: per instance, the 50 most engaging posts of the 24 hours before as_of (the newest post in
   the warehouse), with their author, text, hashtags, counts and sentiment. Deleted posts and boosts are left
   out; ties are broken by the newer post first, then the post id.
+
+  Per instance (found by a loose index scan of posts), the top posts are read in that order through the
+  posts index on (instance_id, engagement_score desc, created_at desc, post_id) until dashboard_popular_limit
+  of them are in the window: a few hundred rows, not every post of the 24 hours sorted.
 -#}
 {%- set popular_hours = var('dashboard_popular_hours', 24) | int -%}
 {%- set popular_limit = var('dashboard_popular_limit', 50) | int -%}
 with
-
-posts as (
-    select * from {{ ref('posts') }}
-    where deleted_at is null and not is_reblog
-),
 
 accounts as (
     select * from {{ ref('accounts') }}
@@ -25,17 +24,57 @@ reference_time as (
     select max(created_at) as as_of from {{ ref('posts') }}
 ),
 
+-- the instances that have posts: one probe of the (instance_id, post_id) index each
+post_instances as (
+    with recursive walk as (
+        (
+            select first_post.instance_id
+            from {{ ref('posts') }} as first_post
+            order by first_post.instance_id
+            limit 1
+        )
+        union all
+        select next_post.instance_id
+        from walk
+        cross join lateral (
+            select later.instance_id
+            from {{ ref('posts') }} as later
+            where later.instance_id > walk.instance_id
+            order by later.instance_id
+            limit 1
+        ) as next_post
+    )
+
+    select walk.instance_id from walk
+),
+
+top_posts as (
+    select
+        popular.*,
+        reference_time.as_of
+    from post_instances
+    cross join reference_time
+    cross join lateral (
+        select posts.*
+        from {{ ref('posts') }} as posts
+        where
+            posts.instance_id = post_instances.instance_id
+            and posts.deleted_at is null
+            and not posts.is_reblog
+            and posts.created_at > {{ hours_before('reference_time.as_of', popular_hours) }}
+        order by posts.engagement_score desc, posts.created_at desc, posts.post_id asc
+        limit {{ popular_limit }}
+    ) as popular
+),
+
 ranked as (
     select
-        posts.*,
-        reference_time.as_of,
+        top_posts.*,
         row_number() over (
-            partition by posts.instance_id
-            order by posts.engagement_score desc, posts.created_at desc, posts.post_id asc
+            partition by top_posts.instance_id
+            order by top_posts.engagement_score desc, top_posts.created_at desc, top_posts.post_id asc
         ) as popularity_rank
-    from posts
-    cross join reference_time
-    where posts.created_at > {{ hours_before('reference_time.as_of', popular_hours) }}
+    from top_posts
 ),
 
 final as (

@@ -6,46 +6,11 @@
   trending_mastodon_min_accounts or expected > observed, else (observed - expected)^2 / expected; the peak
   of the last trending_mastodon_peak_days days decays with an 8 h half-life
   (trending_mastodon_link_half_life_hours); trending while the decayed score >= 1. Public, non-boost,
-  non-deleted posts only; the card of each post's newest observation that has one.
+  non-deleted posts only; the card of each post's newest observation that has one (posts.card_url, kept
+  there incrementally: this reads no event payload, only the posts of the window by the created_at index).
 -#}
 {% set as_of = var('trending_as_of', none) %}
 with
-
-posts as (
-    select * from {{ ref('posts') }}
-    where deleted_at is null and not is_reblog and visibility = 'public'
-),
-
-cards as (
-    select
-        observations.instance_id,
-        observations.payload_status_id as post_id,
-        {{ json_get_text('observations.payload', ['card', 'url']) }} as url,
-        row_number() over (
-            partition by observations.instance_id, observations.payload_status_id
-            order by observations.received_at desc, observations.event_id desc
-        ) as newest_first
-    from {{ ref('int_stream_events__deduped') }} as observations
-    where
-        observations.carries_status
-        and observations.payload_type = 'object'
-        and {{ json_type(json_get('observations.payload', ['card'])) }} = 'object'
-),
-
-shares as (
-    select
-        posts.instance_id,
-        cards.url,
-        posts.account_id,
-        posts.created_at
-    from posts
-    inner join cards
-        on
-            posts.instance_id = cards.instance_id
-            and posts.post_id = cards.post_id
-            and cards.newest_first = 1
-    where cards.url is not null and cards.url <> ''
-),
 
 reference as (
     {% if as_of %}
@@ -57,16 +22,35 @@ reference as (
     {% endif %}
 ),
 
+window_start as (
+    select
+        {{ truncate_timestamp('day', hours_before('reference.reference_hour', var('trending_evaluation_hours'))) }}
+        - interval '1 day' as created_from
+    from reference
+),
+
+-- the shares the grid can count (from the earliest evaluation hour's previous UTC day on), read through the
+-- index on posts.created_at: each post's card URL is kept in posts (its newest observation with a card)
+shares as (
+    select
+        posts.instance_id,
+        posts.card_url as url,
+        posts.account_id,
+        posts.created_at
+    from {{ ref('posts') }} as posts
+    where
+        posts.deleted_at is null
+        and not posts.is_reblog
+        and posts.visibility = 'public'
+        and posts.card_url is not null
+        and posts.created_at >= (select window_start.created_from from window_start)
+),
+
 candidates as (
     select distinct
         shares.instance_id,
         shares.url
     from shares
-    cross join reference
-    where
-        shares.created_at
-        >= {{ truncate_timestamp('day', hours_before('reference.reference_hour', var('trending_evaluation_hours'))) }}
-        - interval '1 day'
 ),
 
 grid as (
@@ -83,25 +67,83 @@ grid as (
     ) as series (hour_ts)
 ),
 
+-- Every window bound below is a UTC hour or midnight, so whether a share counts depends only on its hour:
+-- each account's first hour sharing a URL per UTC day is all the counts need (distinct accounts of a day up
+-- to an hour = the accounts whose first hour that day is at or before it), a row per account and day
+-- instead of each share joined to every evaluation hour of its window
+share_days as (
+    select
+        shares.instance_id,
+        shares.url,
+        shares.account_id,
+        {{ truncate_timestamp('day', 'shares.created_at') }} as share_day,
+        min({{ truncate_timestamp('hour', 'shares.created_at') }}) as first_hour
+    from shares
+    group by
+        shares.instance_id,
+        shares.url,
+        shares.account_id,
+        {{ truncate_timestamp('day', 'shares.created_at') }}
+),
+
+first_hours as (
+    select
+        share_days.instance_id,
+        share_days.url,
+        share_days.share_day,
+        share_days.first_hour,
+        count(*) as new_accounts
+    from share_days
+    group by share_days.instance_id, share_days.url, share_days.share_day, share_days.first_hour
+),
+
+day_accounts as (
+    select
+        first_hours.instance_id,
+        first_hours.url,
+        first_hours.share_day,
+        cast(sum(first_hours.new_accounts) as bigint) as account_count
+    from first_hours
+    group by first_hours.instance_id, first_hours.url, first_hours.share_day
+),
+
+-- distinct accounts from the start of the evaluation hour's UTC day through its end
+observed as (
+    select
+        grid.instance_id,
+        grid.url,
+        grid.hour_ts,
+        cast(sum(first_hours.new_accounts) as bigint) as observed_accounts
+    from grid
+    inner join first_hours
+        on
+            grid.instance_id = first_hours.instance_id
+            and grid.url = first_hours.url
+            and first_hours.share_day = {{ truncate_timestamp('day', 'grid.hour_ts') }}
+            and grid.hour_ts >= first_hours.first_hour
+    group by grid.instance_id, grid.url, grid.hour_ts
+),
+
+-- the hours with a share from the previous UTC day's start through their end
 counted as (
     select
         grid.instance_id,
         grid.url,
         grid.hour_ts,
-        count(distinct shares.account_id) filter (
-            where shares.created_at >= {{ truncate_timestamp('day', 'grid.hour_ts') }}
-        ) as observed_accounts,
-        count(distinct shares.account_id) filter (
-            where shares.created_at < {{ truncate_timestamp('day', 'grid.hour_ts') }}
-        ) as previous_day_accounts
+        coalesce(observed.observed_accounts, 0) as observed_accounts,
+        coalesce(previous_day.account_count, 0) as previous_day_accounts
     from grid
-    inner join shares
+    left join observed
         on
-            grid.instance_id = shares.instance_id
-            and grid.url = shares.url
-            and shares.created_at >= {{ truncate_timestamp('day', 'grid.hour_ts') }} - interval '1 day'
-            and shares.created_at < {{ hours_before('grid.hour_ts', -1) }}
-    group by grid.instance_id, grid.url, grid.hour_ts
+            grid.instance_id = observed.instance_id
+            and grid.url = observed.url
+            and grid.hour_ts = observed.hour_ts
+    left join day_accounts as previous_day
+        on
+            grid.instance_id = previous_day.instance_id
+            and grid.url = previous_day.url
+            and previous_day.share_day = {{ truncate_timestamp('day', 'grid.hour_ts') }} - interval '1 day'
+    where observed.observed_accounts is not null or previous_day.account_count is not null
 ),
 
 scored as (
