@@ -102,6 +102,21 @@
 {%- endmacro %}
 
 {#-
+  Pre-hook of an incremental model that finds a few rows per touched key through an index the planner
+  undervalues (a GIN index on a JSON array: it estimated a hash join over every row cheaper than 10,000
+  lookups, and took 8.7 s where the lookups take 0.5 s): without hash and merge joins for the rest of the
+  model's transaction, every join is a lookup. Only for the incremental run (a full build joins everything).
+-#}
+{% macro index_lookups_only() -%}
+    {{ return(adapter.dispatch('index_lookups_only', 'forkalytics')()) }}
+{%- endmacro %}
+
+{% macro default__index_lookups_only() -%}
+    set local enable_hashjoin = off;
+    set local enable_mergejoin = off
+{%- endmacro %}
+
+{#-
   Post-hook: an index on `columns` of an incremental model, named `<model>_<name>_idx`. A hook rather than
   the `indexes` config, which dbt applies only when it creates the table: a mart that was a table before it
   became incremental (or a warehouse built before the index was added) gets it on its next run too.

@@ -161,3 +161,76 @@
     from {{ ref('int_status_observations') }} as observations
     where observations.refreshed_at > {{ forkalytics.last_refreshed_at() }}
 {%- endmacro %}
+
+{#-
+  hashtag_hourly_stats: the (scope, hashtag, hour) keys whose uses changed since the last run: those of the
+  hashtag_uses rows refreshed since (new or changed uses), and every key of the creation hours of the posts
+  refreshed in marts.posts since then and of every copy of their uris (hashtag_uses replaced or removed their
+  uses, and a removed use leaves no row to find it by: its hour is recomputed for every tag).
+-#}
+{% macro hashtag_hourly_stats_changed_keys(kept=none) -%}
+    {#- kept: the rows kept, as a query (default this model's table; the model passes the hours its pre-hook
+        moved too) -#}
+    with
+    changed_posts as (
+        select
+            posts.created_at,
+            posts.uri
+        from {{ ref('posts') }} as posts
+        where posts.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+    ),
+
+    removal_hours as (
+        select {{ forkalytics.truncate_timestamp('hour', 'changed_posts.created_at') }} as hour_ts
+        from changed_posts
+        union
+        select {{ forkalytics.truncate_timestamp('hour', 'copies.created_at') }} as hour_ts
+        from {{ ref('posts') }} as copies
+        where copies.uri = any(array(select changed_posts.uri from changed_posts))
+    )
+
+    select
+        uses.scope_id,
+        uses.hashtag_name,
+        {{ forkalytics.truncate_timestamp('hour', 'uses.created_at') }} as hour_ts
+    from {{ ref('hashtag_uses') }} as uses
+    where uses.refreshed_at > {{ forkalytics.last_refreshed_at() }}
+    union
+    select
+        kept_tags.instance_id as scope_id,
+        kept_tags.hashtag_name,
+        removal_hours.hour_ts
+    from (select distinct kept.instance_id, kept.hashtag_name from {{ kept or this }} as kept) as kept_tags
+    cross join removal_hours
+{%- endmacro %}
+
+{#-
+  hashtag_hourly_stats' pre-hook. The first hour to rewrite: the earliest changed key's hour, and at most the
+  newest hour kept (the newest post's hour moves on: the zero rows of the hours after it), kept for the
+  model in a temporary table, as are the rows of the hours from there (the counts of the hours whose uses did
+  not change are taken from them), until the transaction ends; then those hours go (an hour can lose every
+  row). Without a watermark (rows from before refreshed_at) every hour is rebuilt.
+-#}
+{% macro hashtag_hourly_stats_delete_recomputed() -%}
+    {%- if is_incremental() and 'infinity' in forkalytics.last_refreshed_at() -%}
+        delete from {{ this }}
+    {%- elif is_incremental() -%}
+        create temporary table {{ forkalytics.hashtag_hourly_stats_rewritten('from') }} on commit drop as
+        select
+            {{ forkalytics.truncate_timestamp('hour', 'least(
+                (select max(kept.hour_ts) from ' ~ this ~ ' as kept),
+                (select min(changed.hour_ts) from (' ~ forkalytics.hashtag_hourly_stats_changed_keys() ~ ') as changed)
+            )') }} as from_hour;
+        create temporary table {{ forkalytics.hashtag_hourly_stats_rewritten('hours') }} on commit drop as
+        select kept.*
+        from {{ this }} as kept
+        where kept.hour_ts >= (select rewritten.from_hour from {{ forkalytics.hashtag_hourly_stats_rewritten('from') }} as rewritten);
+        delete from {{ this }} as kept
+        where kept.hour_ts >= (select rewritten.from_hour from {{ forkalytics.hashtag_hourly_stats_rewritten('from') }} as rewritten)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The temporary tables of that pre-hook: 'from' (the first hour rewritten), 'hours' (the rows it moved). -#}
+{% macro hashtag_hourly_stats_rewritten(part) -%}
+    {{ this.identifier }}__rewritten_{{ part }}
+{%- endmacro %}

@@ -97,9 +97,20 @@
     {{ return(adapter.dispatch('json_array_ids_index', 'forkalytics')(column)) }}
 {%- endmacro %}
 
+{#-
+  PostgreSQL: a GIN index takes the rows an incremental run inserts into its pending list, which every
+  lookup reads whole until a vacuum merges it (30,000 new versions made each lookup 2 ms: 20 s for the
+  touched media of one run); the hook merges it at once (0.1 s per run).
+-#}
 {% macro default__json_array_ids_index(column) -%}
     create index if not exists {{ this.identifier }}_{{ column }}_ids_idx on {{ this }}
-    using gin (jsonb_path_query_array({{ column }}, '$[*].id.string()', '{}', true) jsonb_path_ops)
+    using gin (jsonb_path_query_array({{ column }}, '$[*].id.string()', '{}', true) jsonb_path_ops);
+    {{ forkalytics.gin_merge_pending(this.identifier ~ '_' ~ column ~ '_ids_idx') }}
+{%- endmacro %}
+
+{#- Merge a GIN index's pending list (the index of `this` named `index_name`) into its tree. -#}
+{% macro gin_merge_pending(index_name) -%}
+    select gin_clean_pending_list(cast('{{ this.schema }}.{{ index_name }}' as regclass))
 {%- endmacro %}
 
 {#- Lookup of the rows whose JSON array of strings (e.g. a version's hashtag names) holds `text_expr`. -#}
@@ -117,5 +128,6 @@
 
 {% macro default__json_array_index(column) -%}
     create index if not exists {{ this.identifier }}_{{ column }}_gin_idx on {{ this }}
-    using gin ({{ column }} jsonb_path_ops)
+    using gin ({{ column }} jsonb_path_ops);
+    {{ forkalytics.gin_merge_pending(this.identifier ~ '_' ~ column ~ '_gin_idx') }}
 {%- endmacro %}

@@ -3,7 +3,10 @@
         materialized='incremental',
         unique_key=['instance_id', 'media_id'],
         incremental_strategy='delete+insert',
-        pre_hook="{{ forkalytics.delete_touched_keys(['instance_id', 'media_id'], forkalytics.media_attachments_touched_media()) }}",
+        pre_hook=[
+            "{{ forkalytics.index_lookups_only() if is_incremental() }}",
+            "{{ forkalytics.delete_touched_keys(['instance_id', 'media_id'], forkalytics.media_attachments_touched_media()) }}",
+        ],
         post_hook=[
             "{{ forkalytics.refreshed_at_index() }}",
             "{{ forkalytics.lookup_index('key', ['instance_id', 'media_id']) }}",
@@ -20,8 +23,9 @@
 
   Incremental: the media of the posts whose versions were refreshed since the last run (those of their
   current version and those this mart held for them: macros/touched_keys.sql) are recomputed from every
-  current version holding them (the GIN index on int_post_versions.media_attachments ids); the pre-hook
-  deletes them first (an edit can drop an attachment). Media of an account that opts out later are blanked
+  current version holding them (the GIN index on int_post_versions.media_attachments ids: one lookup per
+  media, which index_lookups_only makes the planner take); the pre-hook deletes them first (an edit can
+  drop an attachment). Media of an account that opts out later are blanked
   by the privacy post-hook.
 -#}
 with

@@ -7,6 +7,7 @@
         post_hook=[
             "{{ forkalytics.refreshed_at_index() }}",
             "{{ forkalytics.lookup_index('key', ['instance_id', 'post_id']) }}",
+            "{{ forkalytics.lookup_index('tag', ['instance_id', 'hashtag_name', 'post_id']) }}",
         ],
         on_schema_change='append_new_columns',
     )
@@ -16,7 +17,8 @@
   deleted posts are kept (filter on posts.deleted_at to exclude them).
 
   Incremental: the posts whose versions were refreshed since the last run get the hashtags of their
-  current version; the pre-hook deletes their rows first (an edit can drop a post's last hashtag).
+  current version; the pre-hook deletes their rows first (an edit can drop a post's last hashtag). The
+  (instance_id, hashtag_name, post_id) index serves hashtags, which counts each changed tag's posts here.
 -#}
 with
 

@@ -7,6 +7,8 @@
         post_hook=[
             "{{ forkalytics.refreshed_at_index() }}",
             "create index if not exists {{ this.identifier }}_key_idx on {{ this }} (scope_id, post_key)",
+            "{{ forkalytics.lookup_index('author', ['scope_id', 'account_key']) }}",
+            "{{ forkalytics.lookup_index('post', ['instance_id', 'post_id']) }}",
             "delete from {{ this }} where refreshed_at = {{ forkalytics.run_started_timestamptz() }}
             and hashtag_name = ''",
         ],
@@ -21,8 +23,9 @@
 
   Incremental (delete+insert by scope and post key): the posts touched since the last run are those whose
   versions, deletion or observations were refreshed (int_post_versions, int_status_deletes,
-  int_status_observations), and every post of an account with an observation refreshed since then (the
-  observation carries the account's profile: is_bot, acct and uri may have changed). Their instance-scope
+  int_status_observations), and every post of an account observed since then whose profile no longer
+  matches what its uses hold (is_bot, domain, uri or acct: the uses kept are compared, by index, with
+  accounts; nearly every account is observed each hour, few change). Their instance-scope
   rows are recomputed, and the fediverse rows of their uris from every copy of the uri on any instance. Each
   touched key also gets a row with hashtag_name '' that replaces its old rows when it has no use any more
   (deleted, boost, tags removed); the post-hook deletes those rows.
@@ -37,32 +40,118 @@ with
         {{ changed_posts() }}
     ),
 
-    changed_accounts as (
-        select distinct
-            observations.instance_id,
-            observations.account_id
-        from {{ ref('int_status_observations') }} as observations
-        where observations.refreshed_at > {{ last_refreshed_at() }}
+    -- the authors observed since the last run, with the profile values a use carries (as instance_uses below)
+    observed_authors as (
+        select
+            author_rows.instance_id,
+            author_rows.account_id,
+            coalesce(account_rows.domain, author_rows.instance_id) as account_domain,
+            coalesce(account_rows.is_bot, false) as is_bot,
+            coalesce(
+                account_rows.uri,
+                account_rows.acct || '@' || account_rows.domain,
+                author_rows.instance_id || ':' || author_rows.account_id
+            ) as account_global_key
+        from (
+            select distinct
+                observations.instance_id,
+                observations.account_id
+            from {{ ref('int_status_observations') }} as observations
+            where observations.refreshed_at > {{ last_refreshed_at() }}
+        ) as author_rows
+        left join {{ ref('accounts') }} as account_rows
+            on
+                author_rows.instance_id = account_rows.instance_id
+                and author_rows.account_id = account_rows.account_id
     ),
 
+    -- their uses kept in the instance scope (by the (scope_id, account_key) index) ...
+    kept_author_uses as (
+        select
+            kept.instance_id,
+            kept.account_key as account_id,
+            kept.post_id,
+            kept.hashtag_name,
+            kept.account_domain,
+            kept.is_bot
+        from {{ this }} as kept
+        where {{ touched_keys_filter('kept.scope_id', 'kept.account_key', 'observed_authors', 'account_id') }}
+    ),
+
+    -- ... and the fediverse uses taken from their posts (by the (instance_id, post_id) index)
+    kept_author_copies as (
+        select
+            kept.instance_id,
+            kept.post_id,
+            kept.hashtag_name,
+            kept.account_key,
+            kept.account_domain,
+            kept.is_bot
+        from {{ this }} as kept
+        where
+            {{ touched_keys_filter('kept.instance_id', 'kept.post_id', 'kept_author_uses', 'post_id') }}
+            and kept.scope_id = 'fediverse'
+    ),
+
+    -- the authors whose profile changed what their uses carry (is_bot, domain, uri or acct): a use kept
+    -- differs from it
+    changed_accounts as (
+        select
+            uses.instance_id,
+            uses.account_id
+        from kept_author_uses as uses
+        inner join observed_authors as author_rows
+            on
+                uses.instance_id = author_rows.instance_id
+                and uses.account_id = author_rows.account_id
+        where (uses.account_domain, uses.is_bot) is distinct from (author_rows.account_domain, author_rows.is_bot)
+        union
+        select
+            uses.instance_id,
+            uses.account_id
+        from kept_author_uses as uses
+        inner join observed_authors as author_rows
+            on
+                uses.instance_id = author_rows.instance_id
+                and uses.account_id = author_rows.account_id
+        inner join kept_author_copies as copies
+            on
+                uses.instance_id = copies.instance_id
+                and uses.post_id = copies.post_id
+                and uses.hashtag_name = copies.hashtag_name
+        where
+            (copies.account_key, copies.account_domain, copies.is_bot)
+            is distinct from (author_rows.account_global_key, author_rows.account_domain, author_rows.is_bot)
+    ),
+
+    -- the changed posts and every post of a changed account, read by index (key arrays: no nested loop; a
+    -- union, as the arrays are index conditions only: in a filter each row would search them linearly)
     touched_posts as (
         select
             all_posts.instance_id,
             all_posts.post_id,
             coalesce(all_posts.uri, all_posts.instance_id || ':' || all_posts.post_id) as uri_key
         from {{ ref('posts') }} as all_posts
+        inner join changed_posts
+            on
+                all_posts.instance_id = changed_posts.instance_id
+                and all_posts.post_id = changed_posts.post_id
+        where {{ touched_keys_filter('all_posts.instance_id', 'all_posts.post_id', 'changed_posts', 'post_id') }}
+        union
+        select
+            all_posts.instance_id,
+            all_posts.post_id,
+            coalesce(all_posts.uri, all_posts.instance_id || ':' || all_posts.post_id) as uri_key
+        from {{ ref('posts') }} as all_posts
+        inner join changed_accounts
+            on
+                all_posts.instance_id = changed_accounts.instance_id
+                and all_posts.account_id = changed_accounts.account_id
         where
-            exists (
-                select 1 from changed_posts
-                where all_posts.instance_id = changed_posts.instance_id and all_posts.post_id = changed_posts.post_id
-            )
-            or exists (
-                select 1 from changed_accounts
-                where
-                    all_posts.instance_id = changed_accounts.instance_id
-                    and all_posts.account_id = changed_accounts.account_id
-            )
+            {{ touched_keys_filter('all_posts.instance_id', 'all_posts.account_id', 'changed_accounts',
+                                   'account_id') }}
     ),
+
 {% endif %}
 
 posts as (
@@ -70,13 +159,19 @@ posts as (
     where
         deleted_at is null and not is_reblog
         {% if is_incremental() %}
-            -- the touched posts and every copy of their uris
+            -- the touched posts and every copy of their uris (read by the uri index; posts without a uri are
+            -- candidates too, their key being made of instance and post id)
+            and (uri = any(array(select touched_posts.uri_key from touched_posts)) or uri is null)
             and coalesce(uri, instance_id || ':' || post_id) in (select touched_posts.uri_key from touched_posts)
         {% endif %}
 ),
 
 post_hashtags as (
-    select * from {{ ref('post_hashtags') }}
+    select * from {{ ref('post_hashtags') }} as post_hashtags
+    {% if is_incremental() %}
+        -- the tags of those posts only, by the (instance_id, post_id) index
+        where {{ touched_keys_filter('post_hashtags.instance_id', 'post_hashtags.post_id', 'posts', 'post_id') }}
+    {% endif %}
 ),
 
 accounts as (
