@@ -22,9 +22,9 @@
 
   Incremental: the accounts touched since the last run (macros/touched_keys.sql: refreshed observations,
   deletes of their posts, accounts recomputed by marts.accounts, which include consent changes) are
-  recomputed from all of their observations (the (instance_id, account_id) index of
-  int_status_observations); the pre-hook deletes their rows first, so an account left without history
-  (its every post deleted) loses its rows.
+  recomputed from all of their observations (read per account, by the (instance_id, account_id, observed_at,
+  event_id) index of int_status_observations); the pre-hook deletes their rows first, so an account left
+  without history (its every post deleted) loses its rows.
 -#}
 with
 

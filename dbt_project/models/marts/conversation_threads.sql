@@ -21,7 +21,8 @@
   Incremental: the threads touched by the posts refreshed since the last run (macros/touched_keys.sql: the
   root of each one's reply chain, and each one as the former unobserved root of replies that arrived before
   it) are rebuilt from their roots down (the posts (instance_id, in_reply_to_id) index); the pre-hook
-  deletes them first, so a thread whose root turned out to be a reply is gone.
+  deletes them first, so a thread whose root turned out to be a reply is gone. The walks read posts through
+  laterals: the planner cannot estimate a recursive walk, and joined it to a hash of every post.
 -#}
 with recursive
 
