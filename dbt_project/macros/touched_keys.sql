@@ -103,7 +103,8 @@
         select true as is_observed
         from {{ ref('posts') }} as parents
         where
-            parents.instance_id = chain.instance_id
+            chain.in_reply_to_id is not null
+            and parents.instance_id = chain.instance_id
             and parents.post_id = chain.in_reply_to_id
             and not parents.is_reblog
         limit 1

@@ -21,8 +21,9 @@
   Incremental: the threads touched by the posts refreshed since the last run (macros/touched_keys.sql: the
   root of each one's reply chain, and each one as the former unobserved root of replies that arrived before
   it) are rebuilt from their roots down (the posts (instance_id, in_reply_to_id) index); the pre-hook
-  deletes them first, so a thread whose root turned out to be a reply is gone. The walks read posts through
-  laterals: the planner cannot estimate a recursive walk, and joined it to a hash of every post.
+  deletes them first, so a thread whose root turned out to be a reply is gone. A touched root without replies
+  (most new posts) is no thread and is not walked. The walks read posts through laterals: the planner cannot
+  estimate a recursive walk, and joined it to a hash of every post.
 -#}
 with recursive
 
@@ -61,6 +62,14 @@ roots as (
                     touched_roots.instance_id,
                     touched_roots.root_post_id
                 from touched_roots
+            )
+            -- a root without replies is no thread (the final filter drops it): it is not walked
+            and exists (
+                select 1
+                from thread_posts as replies
+                where
+                    replies.instance_id = thread_posts.instance_id
+                    and replies.in_reply_to_id = thread_posts.post_id
             )
         {% endif %} -- noqa: LT02
     union all
