@@ -79,27 +79,39 @@
             parents.post_id,
             parents.in_reply_to_id
         from chain
-        inner join {{ ref('posts') }} as parents
-            on
-                chain.instance_id = parents.instance_id
-                and chain.in_reply_to_id = parents.post_id
-        where not parents.is_reblog
+        -- a lateral read by the (instance_id, post_id) index: the planner, which cannot estimate the walk,
+        -- hash-joined every post to it (offset 0 keeps it from being flattened into that join)
+        cross join lateral (
+            select
+                posts.instance_id,
+                posts.post_id,
+                posts.in_reply_to_id
+            from {{ ref('posts') }} as posts
+            where
+                posts.instance_id = chain.instance_id
+                and posts.post_id = chain.in_reply_to_id
+                and not posts.is_reblog
+            offset 0
+        ) as parents
     )
 
     select
         chain.instance_id,
         coalesce(chain.in_reply_to_id, chain.post_id) as root_post_id
     from chain
+    left join lateral (
+        select true as is_observed
+        from {{ ref('posts') }} as parents
+        where
+            chain.in_reply_to_id is not null
+            and parents.instance_id = chain.instance_id
+            and parents.post_id = chain.in_reply_to_id
+            and not parents.is_reblog
+        limit 1
+    ) as parent on true
     where
         chain.in_reply_to_id is null
-        or not exists (
-            select 1
-            from {{ ref('posts') }} as parents
-            where
-                parents.instance_id = chain.instance_id
-                and parents.post_id = chain.in_reply_to_id
-                and not parents.is_reblog
-        )
+        or parent.is_observed is null
     union
     select
         changed_posts.instance_id,

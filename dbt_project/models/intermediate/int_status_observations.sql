@@ -9,7 +9,7 @@
             "{{ forkalytics.refreshed_at_index() }}",
             "{{ forkalytics.lookup_index('observed', ['observed_at']) }}",
             "{{ forkalytics.lookup_index('status', ['status_id']) }}",
-            "{{ forkalytics.lookup_index('account', ['instance_id', 'account_id']) }}",
+            "{{ forkalytics.lookup_index('account_recency', ['instance_id', 'account_id', 'observed_at', 'event_id']) }}",
         ],
         on_schema_change='append_new_columns',
         indexes=[
@@ -27,7 +27,9 @@
   (`refreshed_at`, macros/incremental.sql), whenever their deliveries were loaded; a duplicate delivery
   that replaces an event's first delivery rewrites the event there, so it is read again here.
   The index on observed_at (a hook, so warehouses built before it get it too) answers
-  post_metric_snapshots' reference time (the newest observation) and the rows its thinning boundaries cross.
+  post_metric_snapshots' reference time (the newest observation) and the rows its thinning boundaries cross;
+  the one on (instance_id, account_id, observed_at, event_id) finds an account's observations, and its
+  newest and first one as a probe (marts.accounts).
 
   `card_url` is the preview card's URL, parsed from the payload once here so that marts.posts (and through
   it trending_links) need not read the payloads again: null when the status has no card object, '' when the

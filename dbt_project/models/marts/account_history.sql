@@ -22,9 +22,9 @@
 
   Incremental: the accounts touched since the last run (macros/touched_keys.sql: refreshed observations,
   deletes of their posts, accounts recomputed by marts.accounts, which include consent changes) are
-  recomputed from all of their observations (the (instance_id, account_id) index of
-  int_status_observations); the pre-hook deletes their rows first, so an account left without history
-  (its every post deleted) loses its rows.
+  recomputed from all of their observations (read per account, by the (instance_id, account_id, observed_at,
+  event_id) index of int_status_observations); the pre-hook deletes their rows first, so an account left
+  without history (its every post deleted) loses its rows.
 -#}
 with
 
@@ -41,12 +41,20 @@ observations as (
             partition by observations.instance_id, observations.account_id
             order by observations.observed_at, observations.event_id
         ) as previous_profile_key
-    from {{ ref('int_status_observations') }} as observations
     {% if is_incremental() %}
-        inner join touched_accounts
-            on
+        -- each touched account's observations by the (instance_id, account_id, ...) index: a lateral (offset 0
+        -- keeps it from being flattened into a join the planner, misestimating the touched, made a scan of all)
+        from touched_accounts
+        cross join lateral (
+            select observations.*
+            from {{ ref('int_status_observations') }} as observations
+            where
                 observations.instance_id = touched_accounts.instance_id
                 and observations.account_id = touched_accounts.account_id
+            offset 0 -- noqa: AM09
+        ) as observations
+    {% else %}
+        from {{ ref('int_status_observations') }} as observations
     {% endif %}
     -- the author as shown on a deleted post is deleted content (the loader blanks it in raw): not history
     where not exists (

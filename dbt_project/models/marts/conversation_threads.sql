@@ -21,7 +21,9 @@
   Incremental: the threads touched by the posts refreshed since the last run (macros/touched_keys.sql: the
   root of each one's reply chain, and each one as the former unobserved root of replies that arrived before
   it) are rebuilt from their roots down (the posts (instance_id, in_reply_to_id) index); the pre-hook
-  deletes them first, so a thread whose root turned out to be a reply is gone.
+  deletes them first, so a thread whose root turned out to be a reply is gone. A touched root without replies
+  (most new posts) is no thread and is not walked. The walks read posts through laterals: the planner cannot
+  estimate a recursive walk, and joined it to a hash of every post.
 -#}
 with recursive
 
@@ -54,14 +56,22 @@ roots as (
     from thread_posts
     where
         thread_posts.in_reply_to_id is null
-        {% if is_incremental() %}
+        {% if is_incremental() %} -- noqa: LT02
             and (thread_posts.instance_id, thread_posts.post_id) in (
                 select
                     touched_roots.instance_id,
                     touched_roots.root_post_id
                 from touched_roots
             )
-        {% endif %}
+            -- a root without replies is no thread (the final filter drops it): it is not walked
+            and exists (
+                select 1
+                from thread_posts as replies
+                where
+                    replies.instance_id = thread_posts.instance_id
+                    and replies.in_reply_to_id = thread_posts.post_id
+            )
+        {% endif %} -- noqa: LT02
     union all
     select
         orphans.instance_id,
@@ -105,10 +115,23 @@ tree as (
         tree.depth + 1 as depth,
         tree.root_is_observed
     from tree
-    inner join thread_posts as children
-        on
-            tree.instance_id = children.instance_id
-            and tree.post_id = children.in_reply_to_id
+    {% if is_incremental() %}
+        -- the replies by the (instance_id, in_reply_to_id) index (offset 0: not flattened into a join, which
+        -- the planner, unable to estimate the walk, made a hash join of every post)
+        cross join lateral (
+            select thread_posts.post_id
+            from thread_posts
+            where
+                thread_posts.instance_id = tree.instance_id
+                and thread_posts.in_reply_to_id = tree.post_id
+            offset 0 -- noqa: AM09
+        ) as children
+    {% else %}
+        inner join thread_posts as children
+            on
+                tree.instance_id = children.instance_id
+                and tree.post_id = children.in_reply_to_id
+    {% endif %}
     where tree.depth < 1000
 ),
 
@@ -122,10 +145,25 @@ thread_members as (
         thread_posts.created_at,
         thread_posts.deleted_at
     from tree
-    inner join thread_posts
-        on
-            tree.instance_id = thread_posts.instance_id
-            and tree.post_id = thread_posts.post_id
+    {% if is_incremental() %}
+        -- each member by the (instance_id, post_id) index
+        cross join lateral (
+            select
+                thread_posts.account_id,
+                thread_posts.created_at,
+                thread_posts.deleted_at
+            from thread_posts
+            where
+                thread_posts.instance_id = tree.instance_id
+                and thread_posts.post_id = tree.post_id
+            offset 0 -- noqa: AM09
+        ) as thread_posts
+    {% else %}
+        inner join thread_posts
+            on
+                tree.instance_id = thread_posts.instance_id
+                and tree.post_id = thread_posts.post_id
+    {% endif %}
 ),
 
 final as (
