@@ -136,3 +136,41 @@
     {{ instance_column }} = any(array(select distinct touched.instance_id from {{ touched_cte }} as touched))
     and {{ key_column }} = any(array(select touched.{{ touched_key_column }} from {{ touched_cte }} as touched))
 {%- endmacro %}
+
+{#-
+  The distinct values of `columns` in `relation`, one index probe each (a loose index scan): the first row in
+  the index order of `columns` (from the rows meeting `start_condition`, written against the alias
+  `scanned`), then repeatedly the first row past the previous one. Needs a btree index leading with
+  `columns`; costs a probe per distinct value instead of a read of every row (a few dlt loads or instances
+  among a million events). A query: use it as a CTE's or subquery's body; rows come out as `walk`'s columns.
+-#}
+{% macro distinct_by_index(relation, columns, start_condition=none) -%}
+    {%- set scanned, later, following, walked = [], [], [], [] -%}
+    {%- for column in columns -%}
+        {%- do scanned.append('scanned.' ~ column) -%}
+        {%- do later.append('later.' ~ column) -%}
+        {%- do following.append('next_row.' ~ column) -%}
+        {%- do walked.append('walk.' ~ column) -%}
+    {%- endfor -%}
+    with recursive walk as (
+        (
+            select {{ scanned | join(', ') }}
+            from {{ relation }} as scanned
+            {% if start_condition %}where {{ start_condition }}{% endif %}
+            order by {{ scanned | join(', ') }}
+            limit 1
+        )
+        union all
+        select {{ following | join(', ') }}
+        from walk
+        cross join lateral (
+            select {{ later | join(', ') }}
+            from {{ relation }} as later
+            where ({{ later | join(', ') }}) > ({{ walked | join(', ') }})
+            order by {{ later | join(', ') }}
+            limit 1
+        ) as next_row
+    )
+
+    select {{ walked | join(', ') }} from walk
+{%- endmacro %}

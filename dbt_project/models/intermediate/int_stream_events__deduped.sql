@@ -63,34 +63,11 @@ with
     -- the loads in the window that kept rows come from: one index probe per load (a loose index scan on
     -- (loaded_at, dlt_load_id)), not a read of every row of a bulk load
     merged_loads as (
-        with recursive loads as (
-            (
-                select
-                    kept.loaded_at,
-                    kept.dlt_load_id
-                from {{ this }} as kept
-                where kept.loaded_at >= (select watermark.since from watermark)
-                order by kept.loaded_at, kept.dlt_load_id
-                limit 1
-            )
-            union all
-            select
-                next_load.loaded_at,
-                next_load.dlt_load_id
-            from loads
-            cross join lateral (
-                select
-                    kept.loaded_at,
-                    kept.dlt_load_id
-                from {{ this }} as kept
-                where (kept.loaded_at, kept.dlt_load_id) > (loads.loaded_at, loads.dlt_load_id)
-                order by kept.loaded_at, kept.dlt_load_id
-                limit 1
-            ) as next_load
-        )
-
         select loads.dlt_load_id
-        from loads
+        from (
+            {{ distinct_by_index(this, ['loaded_at', 'dlt_load_id'],
+                "scanned.loaded_at >= (select watermark.since from watermark)") }}
+        ) as loads
         where loads.dlt_load_id is not null
     ),
 
@@ -98,30 +75,12 @@ with
     -- probe each of raw's load-id index (dlt's load ids are epoch seconds, so they sort by load time; the
     -- start is rounded down), then the events of those loads through the same index: no scan of raw
     new_loads as (
-        with recursive loads as (
-            (
-                select events.dlt_load_id
-                from {{ ref('stg_mastodon__stream_events') }} as events
-                where
-                    events.dlt_load_id
-                    >= cast(cast(floor(extract(epoch from (select watermark.since from watermark))) as bigint) as text)
-                order by events.dlt_load_id
-                limit 1
-            )
-            union all
-            select next_load.dlt_load_id
-            from loads
-            cross join lateral (
-                select events.dlt_load_id
-                from {{ ref('stg_mastodon__stream_events') }} as events
-                where events.dlt_load_id > loads.dlt_load_id
-                order by events.dlt_load_id
-                limit 1
-            ) as next_load
-        )
-
         select loads.dlt_load_id
-        from loads
+        from (
+            {{ distinct_by_index(ref('stg_mastodon__stream_events'), ['dlt_load_id'],
+                "scanned.dlt_load_id >= cast(cast(floor(extract(epoch from (select watermark.since from watermark)))"
+                ~ " as bigint) as text)") }}
+        ) as loads
         where
             loads.dlt_load_id is not null
             and loads.dlt_load_id not in (select merged_loads.dlt_load_id from merged_loads)

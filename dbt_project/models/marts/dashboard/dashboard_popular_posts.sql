@@ -26,26 +26,7 @@ reference_time as (
 
 -- the instances that have posts: one probe of the (instance_id, post_id) index each
 post_instances as (
-    with recursive walk as (
-        (
-            select first_post.instance_id
-            from {{ ref('posts') }} as first_post
-            order by first_post.instance_id
-            limit 1
-        )
-        union all
-        select next_post.instance_id
-        from walk
-        cross join lateral (
-            select later.instance_id
-            from {{ ref('posts') }} as later
-            where later.instance_id > walk.instance_id
-            order by later.instance_id
-            limit 1
-        ) as next_post
-    )
-
-    select walk.instance_id from walk
+    {{ distinct_by_index(ref('posts'), ['instance_id']) }}
 ),
 
 top_posts as (
