@@ -8,6 +8,12 @@
   - entities are decoded once (&amp; &lt; &gt; &quot; &apos; &#39; &nbsp; and any numeric &#N; / &#xH;);
     &nbsp; becomes a plain space; an invalid code point becomes U+FFFD.
   The result is trimmed; null stays null.
+
+  Most posts with entities have only the named ones and &#39; (Mastodon's apostrophe): those are decoded
+  by plain replacements, &amp; last so nothing is decoded twice. Only a text with another numeric entity
+  (or an '&' right before a tag, which removing the tag could join to one) is split into entities by a
+  regular expression, which cost ~50 µs per post (16 s for 900k observations). The two expressions for
+  Mastodon's link spans run only on a text with a <span (six in ten posts).
 -#}
 {% macro html_to_text(html) -%}
     {{ return(adapter.dispatch('html_to_text', 'forkalytics')(html)) }}
@@ -22,10 +28,14 @@
                 regexp_replace(
                     regexp_replace(
                         regexp_replace(
-                            regexp_replace(
-                                regexp_replace({{ html }}, '{{ invisible }}', '', 'gi'),
-                                '{{ ellipsis }}', '\1…', 'gi'
-                            ),
+                            case
+                                when {{ html }} ~* '<span'
+                                    then regexp_replace(
+                                        regexp_replace({{ html }}, '{{ invisible }}', '', 'gi'),
+                                        '{{ ellipsis }}', '\1…', 'gi'
+                                    )
+                                else {{ html }}
+                            end,
                             '<br[^>]*>', E'\n', 'gi'
                         ),
                         '</(p|div|blockquote|h[1-6]|pre)>\s*<(p|div|blockquote|h[1-6]|pre|ul|ol)[^>]*>', E'\n\n', 'gi'
@@ -40,7 +50,14 @@
     case
         when {{ html }} is null then null
         when position('&' in {{ html }}) = 0 then {{ stripped }}
-        else (
+        when position('&#' in replace({{ html }}, '&#39;', '')) = 0 and position('&<' in {{ html }}) = 0 then
+            {%- set replaced = namespace(text=stripped) -%}
+            {%- for entity, character in [('&lt;', '<'), ('&gt;', '>'), ('&quot;', '"'), ('&apos;', "''"),
+                                          ('&#39;', "''"), ('&nbsp;', ' '), ('&amp;', '&')] -%}
+                {%- set replaced.text = "replace(" ~ replaced.text ~ ", '" ~ entity ~ "', '" ~ character ~ "')" -%}
+            {%- endfor %}
+            {{ replaced.text }}
+        else coalesce((
             select
                 string_agg(
                     case
@@ -76,6 +93,6 @@
                 '&#[xX]([0-9a-fA-F]{1,6});|&#([0-9]{1,7});|&(amp|lt|gt|quot|apos|nbsp);|(&|[^&]+)',
                 'g'
             ) with ordinality as entity (part, ordinal)
-        )
+        ), '')
     end
 {%- endmacro %}

@@ -143,15 +143,24 @@
 {%- endmacro %}
 
 {#-
-  The rows of an event-level model a delete can concern in this run: those written by this run, and those
-  of posts whose delete event the deduplicated events took in this run (refreshed_at = the run's start).
+  The rows of an event-level model a delete can concern in this run: the rows written by this run of posts
+  that have a delete event, and the rows of posts whose delete event the deduplicated events took in this run
+  (refreshed_at = the run's start). Both are found as joins with the delete events, so the list holds only
+  rows of deleted posts: on a full build, where every row was written now, a list of every row (read back
+  by one index probe each) took 16 s per model at 1M events.
 -#}
 {% macro deleted_this_run(events) -%}
     {#- found by event_id (an index read of the few rows), not as a filter over every row -#}
     target.event_id = any(array(
         select written.event_id
         from {{ this }} as written
-        where written.refreshed_at = {{ forkalytics.run_started_timestamptz() }}
+        inner join {{ events }} as deletes
+            on
+                written.instance_id = deletes.instance_id
+                and written.status_id = deletes.status_id
+        where
+            written.refreshed_at = {{ forkalytics.run_started_timestamptz() }}
+            and deletes.event_type = 'delete'
         union
         select kept.event_id
         from {{ events }} as deletes

@@ -477,3 +477,50 @@ def test_a_cycle_tests_the_rows_it_wrote_and_a_plain_test_run_every_row(scenario
         conn.close()
     repaired = run_dbt(["build", *stream_events], scenario.dsn, state_dir=scenario.state_dir, quiet=True)
     assert repaired.success, repaired.output_tail
+
+
+def test_tables_store_rows_up_to_a_page_uncompressed_and_older_tables_get_the_setting(scenario: Scenario) -> None:
+    """Every table dbt builds has toast_tuple_target = var table_toast_tuple_target (8160): a row up to a page
+    is stored as it is, so the events' ~2.3 KB payloads are not compressed on every write and decompressed on
+    every read. A table built before the setting (the deduplicated events are never rebuilt) gets it on its
+    next run, and a null var takes it away again."""
+    query = """
+        select namespace.nspname || '.' || class.relname, coalesce(class.reloptions, '{}')
+        from pg_class as class
+        inner join pg_namespace as namespace on namespace.oid = class.relnamespace
+        where namespace.nspname in ('intermediate', 'marts') and class.relkind = 'r'
+    """
+    table = "intermediate.int_stream_events__deduped"
+
+    def options() -> dict[str, list[str]]:
+        conn = psycopg2.connect(scenario.dsn)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(query)
+                return {name: list(reloptions) for name, reloptions in cur.fetchall()}
+        finally:
+            conn.close()
+
+    built = options()
+    assert {"intermediate.int_stream_events__deduped", "intermediate.int_status_observations",
+            "marts.posts", "marts.stream_events"} <= set(built)
+    assert all("toast_tuple_target=8160" in reloptions for reloptions in built.values()), built
+
+    conn = psycopg2.connect(scenario.dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(f"alter table {table} reset (toast_tuple_target)")
+    finally:
+        conn.close()
+    assert "toast_tuple_target=8160" not in options()[table]
+    again = run_dbt(["run", "--select", "int_stream_events__deduped"], scenario.dsn, state_dir=scenario.state_dir,
+                    quiet=True)
+    assert again.success, again.output_tail
+    assert "toast_tuple_target=8160" in options()[table]
+    default = run_dbt(["run", "--select", "int_stream_events__deduped", "--vars", "{table_toast_tuple_target: null}"],
+                      scenario.dsn, state_dir=scenario.state_dir, quiet=True)
+    assert default.success, default.output_tail
+    assert not any(option.startswith("toast_tuple_target") for option in options()[table])
+    restored = run_dbt(["run", "--select", "int_stream_events__deduped"], scenario.dsn, state_dir=scenario.state_dir,
+                       quiet=True)
+    assert restored.success, restored.output_tail
