@@ -76,8 +76,9 @@ recent_activity as (
         instance_id,
         count(*) filter (where not is_reblog) as posts_recent,
         count(*) filter (where is_reblog) as boosts_recent,
-        avg(engagement_score) filter (where not is_reblog) as avg_engagement_recent,
-        avg(sentiment_score) filter (where not is_reblog) as avg_sentiment_recent
+        -- averages in numeric: exact, whatever order the plan reads the rows in
+        avg(cast(engagement_score as numeric)) filter (where not is_reblog) as avg_engagement_recent,
+        avg(cast(sentiment_score as numeric)) filter (where not is_reblog) as avg_sentiment_recent
     from recent_posts
     group by instance_id
 ),

@@ -65,7 +65,7 @@ counted as (
         cast(coalesce(sum(posts.replies_count), 0) as bigint) as replies_received,
         cast(coalesce(sum(posts.favourites_count), 0) as bigint) as favourites_received,
         cast(coalesce(sum(posts.engagement_score), 0) as double precision) as total_engagement,
-        cast(avg(posts.engagement_score) as double precision) as avg_engagement
+        cast(avg(cast(posts.engagement_score as numeric)) as double precision) as avg_engagement
     from posts
     left join accounts
         on

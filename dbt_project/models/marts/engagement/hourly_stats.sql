@@ -105,7 +105,9 @@ per_hour as (
         coalesce(sum(counted.replies_count) filter (where not counted.is_reblog), 0) as replies_received,
         coalesce(sum(counted.favourites_count) filter (where not counted.is_reblog), 0) as favourites_received,
         coalesce(sum(counted.engagement_score) filter (where not counted.is_reblog), 0) as total_engagement,
-        avg(sentiments.sentiment_score) filter (where not counted.is_reblog) as avg_sentiment,
+        -- in numeric, exact: a float sum depends on the order the rows arrive in (the plan), and the mart must
+        -- not change in its last digit between two runs over the same data
+        avg(cast(sentiments.sentiment_score as numeric)) filter (where not counted.is_reblog) as avg_sentiment,
         count(sentiments.sentiment_score) filter (where not counted.is_reblog) as posts_with_sentiment
     from {{ 'touched_posts' if is_incremental() else 'posts' }} as counted
     left join sentiments
