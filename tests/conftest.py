@@ -10,15 +10,13 @@ from __future__ import annotations
 import os
 import re
 import socket
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
 import pytest
 
-from orchestration.warehouse import EmbeddedPostgres, Warehouse, WarehouseSettings
+from orchestration.warehouse import EmbeddedPostgres, Warehouse
+from tests.helpers import scratch_warehouse
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -46,24 +44,9 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.destroy()
 
 
-def _with_database(dsn: str, database: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(path=f"/{database}"))
-
-
 @pytest.fixture
 def warehouse(pg_server: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
     """A bootstrapped, empty warehouse database of this test's own, dropped afterwards."""
-    name = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:6]
-    admin = psycopg2.connect(pg_server)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    wh = Warehouse(WarehouseSettings(url=_with_database(pg_server, name), data_dir=tmp_path / "unused"))
-    wh.bootstrap()
-    try:
+    prefix = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40]
+    with scratch_warehouse(pg_server, prefix, tmp_path / "unused") as wh:
         yield wh
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()

@@ -8,16 +8,41 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
 
 from extract.simulator import SimulatedInstance, SimulatorConfig
 from orchestration.config import Config, parse_config
 from orchestration.streamer import Streamer, StreamRunReport
-from orchestration.warehouse import Warehouse
+from orchestration.warehouse import Warehouse, WarehouseSettings
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def scratch_warehouse(server_dsn: str, prefix: str, data_dir: Path) -> Iterator[Warehouse]:
+    """A bootstrapped, empty warehouse database of its own on the test server (``prefix`` plus a random
+    suffix), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:6]}"
+    admin = psycopg2.connect(server_dsn)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'create database "{name}"')
+        warehouse = Warehouse(WarehouseSettings(url=urlunsplit(urlsplit(server_dsn)._replace(path=f"/{name}")),
+                                                data_dir=data_dir))
+        warehouse.bootstrap()
+        yield warehouse
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
 TOKEN_ENV = "FORKALYTICS_TEST_SIM_TOKEN"
 TOKEN = "sim-token-for-tests"
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
@@ -26,7 +24,7 @@ from enrichment.runner import run_enrichment
 from enrichment.settings import EnrichmentSettings
 from orchestration.cycle import cycle_build_args
 from orchestration.dbt_runner import DbtResult, mart_row_counts, run_dbt
-from orchestration.warehouse import Warehouse, WarehouseSettings
+from tests.helpers import scratch_warehouse
 
 # The dbt core models: staging of raw, intermediate, the top-level marts (subfolders of marts/ belong to other
 # parts of the project, which test them).
@@ -36,10 +34,6 @@ CORE_PATHS = ("dbt_project/models/staging/mastodon/", "dbt_project/models/interm
 def is_core(node: dict[str, Any]) -> bool:
     path = node["original_file_path"]
     return path.startswith(CORE_PATHS) or (path.startswith("dbt_project/models/marts/") and path.count("/") == 3)
-
-
-def _database_dsn(server_dsn: str, name: str) -> str:
-    return urlunsplit(urlsplit(server_dsn)._replace(path=f"/{name}"))
 
 
 @dataclass
@@ -73,15 +67,9 @@ class Scenario:
 @pytest.fixture(scope="module")
 def scenario(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     """A warehouse of this module's own with the scenario loaded in two loads and built three times."""
-    name = "dbt_marts_" + uuid.uuid4().hex[:8]
-    admin = psycopg2.connect(pg_server)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    dsn = _database_dsn(pg_server, name)
-    state_dir = tmp_path_factory.mktemp("dbt_state")
-    Warehouse(WarehouseSettings(url=dsn, data_dir=state_dir / "unused")).bootstrap()
-    try:
+    state_dir: Path = tmp_path_factory.mktemp("dbt_state")
+    with scratch_warehouse(pg_server, "dbt_marts", state_dir / "unused") as warehouse:
+        dsn = warehouse.dsn
         raw = RawEvents()
         conn = psycopg2.connect(dsn)
         prepare_sources(conn)
@@ -103,10 +91,6 @@ def scenario(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         assert full_refresh.success, full_refresh.summary + "\n" + full_refresh.output_tail
         yield Scenario(dsn, state_dir, first, incremental, full_refresh, after_first, after_incremental,
                        snapshot_marts(dsn), versions_after_first)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
 
 
 # -- the builds -----------------------------------------------------------------------------------------

@@ -9,10 +9,8 @@ later than the delivery it replaces, so it sends its account to a count from all
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
@@ -22,28 +20,18 @@ from marts_snapshot import snapshot_marts
 
 from orchestration.cycle import cycle_build_args
 from orchestration.dbt_runner import run_dbt
-from orchestration.warehouse import Warehouse, WarehouseSettings
+from tests.helpers import scratch_warehouse
 
 SELECTION = ["--select", "+accounts", "+account_history", "+conversation_threads", "--indirect-selection",
              "cautious"]
 MARTS = {"accounts", "account_history", "conversation_threads"}
 
 
-def _database_dsn(server_dsn: str, name: str) -> str:
-    return urlunsplit(urlsplit(server_dsn)._replace(path=f"/{name}"))
-
-
 @pytest.fixture(scope="module")
 def builds(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
-    name = "dbt_redelivery_" + uuid.uuid4().hex[:8]
-    admin = psycopg2.connect(pg_server)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    dsn = _database_dsn(pg_server, name)
     state_dir: Path = tmp_path_factory.mktemp("dbt_state")
-    Warehouse(WarehouseSettings(url=dsn, data_dir=state_dir / "unused")).bootstrap()
-    try:
+    with scratch_warehouse(pg_server, "dbt_redelivery", state_dir / "unused") as warehouse:
+        dsn = warehouse.dsn
         raw = RawEvents()
         conn = psycopg2.connect(dsn)
         prepare_sources(conn)
@@ -72,10 +60,6 @@ def builds(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         assert full_refresh.success, full_refresh.summary + "\n" + full_refresh.output_tail
         yield {"counts_after_incremental": counts_after_incremental, "after_incremental": after_incremental,
                "after_full_refresh": snapshot_marts(dsn, only=MARTS)}
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
 
 
 def _post_counts(dsn: str) -> tuple[dict[str, int], dict[str, int]]:
