@@ -508,3 +508,80 @@ def test_tables_store_rows_up_to_a_page_uncompressed_and_older_tables_get_the_se
     restored = run_dbt(["run", "--select", "int_stream_events__deduped"], scenario.dsn, state_dir=scenario.state_dir,
                        quiet=True)
     assert restored.success, restored.output_tail
+
+
+def test_small_incremental_runs_resample_only_the_time_columns(scenario: Scenario) -> None:
+    """After an incremental run, a table's statistics are sampled whole only once the rows changed since its
+    last whole ANALYZE reach var analyze_changed_fraction of it; a smaller run re-samples only its time columns
+    (refreshed_at, received_at...: every load extends their range), and leaves the count of changed rows to add
+    up to the next whole ANALYZE."""
+    table = "intermediate.int_stream_events__deduped"
+    time_column, other_column = "received_at", "event_type"
+
+    def execute(statement: str) -> list[tuple]:
+        conn = psycopg2.connect(scenario.dsn)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(statement)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()  # a closing session reports its counts of changed rows
+
+    def sampled() -> set[str]:
+        return {name for (name,) in execute(f"""
+            select attname from pg_stats
+            where schemaname || '.' || tablename = '{table}' and attname in ('{time_column}', '{other_column}')""")}
+
+    def run(fraction: float) -> None:
+        result = run_dbt(["run", "--select", "int_stream_events__deduped", "--vars",
+                          json.dumps({"analyze_changed_fraction": fraction})],
+                         scenario.dsn, state_dir=scenario.state_dir, quiet=True)
+        assert result.success, result.output_tail
+
+    def forget_statistics() -> None:
+        execute(f"""
+            delete from pg_statistic
+            where starelid = '{table}'::regclass and staattnum in (
+                select attnum from pg_attribute
+                where attrelid = '{table}'::regclass and attname in ('{time_column}', '{other_column}'))""")
+        assert sampled() == set()
+
+    run(0.0)  # every run reaches a fraction of 0: a whole ANALYZE, the count of changed rows reset
+    assert sampled() == {time_column, other_column}
+    forget_statistics()
+    run(0.5)  # nothing changed: the time columns only
+    assert sampled() == {time_column}
+    (rows,) = execute(f"select count(*) from {table}")[0]
+    execute(f"update {table} set processed_at = processed_at where event_id in ("
+            f"select event_id from {table} order by event_id limit {rows // 2 + 1})")
+    forget_statistics()
+    run(0.5)  # more than half of the rows changed since the last whole ANALYZE: every column
+    assert sampled() == {time_column, other_column}
+
+
+def test_stale_instances_are_the_ones_the_freshness_test_reports(scenario: Scenario) -> None:
+    """recency_by_group (raw's per-instance freshness) walks the instances through raw's index: it reports
+    exactly the instances whose newest event is older than the threshold, as a plain group by over every
+    row would."""
+    conn = psycopg2.connect(scenario.dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select instance_id, extract(epoch from now() - max(received_at)) / 3600"
+                        " from raw.stream_events group by instance_id")
+            ages = {instance: float(age) for instance, age in cur.fetchall()}
+    finally:
+        conn.close()
+    assert len(ages) >= 2
+    youngest, oldest = min(ages.values()), max(ages.values())
+    # whole hours (the var's unit): every instance stale, none, and between the two when their ages allow
+    thresholds = sorted({int(youngest) - 1, int(oldest) + 2, int((youngest + oldest) / 2)})
+    run_results = scenario.state_dir / "dbt" / "target" / "run_results.json"
+    for hours in thresholds:
+        result = run_dbt(["test", "--select", "stream_events_recent_per_instance", "--vars",
+                          json.dumps({"freshness_error_after_hours": hours})],
+                         scenario.dsn, state_dir=scenario.state_dir, quiet=True)
+        assert result.returncode == 0, result.output_tail  # severity warn
+        (node,) = json.loads(run_results.read_text())["results"]
+        stale = {instance for instance, age in ages.items() if age > hours}
+        assert node["failures"] == len(stale), (hours, ages, node)
+        assert node["status"] == ("warn" if stale else "pass")
