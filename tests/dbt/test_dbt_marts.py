@@ -511,12 +511,11 @@ def test_tables_store_rows_up_to_a_page_uncompressed_and_older_tables_get_the_se
 
 
 def test_small_incremental_runs_resample_only_the_time_columns(scenario: Scenario) -> None:
-    """After an incremental run, a table's statistics are sampled whole only once the rows changed since its
-    last whole ANALYZE reach var analyze_changed_fraction of it; a smaller run re-samples only its time columns
-    (refreshed_at, received_at...: every load extends their range), and leaves the count of changed rows to add
-    up to the next whole ANALYZE."""
-    table = "intermediate.int_stream_events__deduped"
-    time_column, other_column = "received_at", "event_type"
+    """After an incremental run, a table's statistics are sampled whole only when the run changed at least var
+    analyze_changed_fraction of it; a smaller run re-samples only its time columns (valid_from, refreshed_at...:
+    every load extends their range)."""
+    table = "intermediate.int_post_versions"
+    time_column, other_column = "valid_from", "content_html"
 
     def execute(statement: str) -> list[tuple]:
         conn = psycopg2.connect(scenario.dsn)
@@ -525,7 +524,7 @@ def test_small_incremental_runs_resample_only_the_time_columns(scenario: Scenari
                 cur.execute(statement)
                 return cur.fetchall() if cur.description else []
         finally:
-            conn.close()  # a closing session reports its counts of changed rows
+            conn.close()
 
     def sampled() -> set[str]:
         return {name for (name,) in execute(f"""
@@ -533,7 +532,7 @@ def test_small_incremental_runs_resample_only_the_time_columns(scenario: Scenari
             where schemaname || '.' || tablename = '{table}' and attname in ('{time_column}', '{other_column}')""")}
 
     def run(fraction: float) -> None:
-        result = run_dbt(["run", "--select", "int_stream_events__deduped", "--vars",
+        result = run_dbt(["run", "--select", "int_post_versions", "--vars",
                           json.dumps({"analyze_changed_fraction": fraction})],
                          scenario.dsn, state_dir=scenario.state_dir, quiet=True)
         assert result.success, result.output_tail
@@ -546,17 +545,21 @@ def test_small_incremental_runs_resample_only_the_time_columns(scenario: Scenari
                 where attrelid = '{table}'::regclass and attname in ('{time_column}', '{other_column}'))""")
         assert sampled() == set()
 
-    run(0.0)  # every run reaches a fraction of 0: a whole ANALYZE, the count of changed rows reset
+    forget_statistics()
+    run(0.0)  # every run changes at least none of the table: a whole ANALYZE
     assert sampled() == {time_column, other_column}
     forget_statistics()
-    run(0.5)  # nothing changed: the time columns only
+    run(0.5)  # nothing to recompute: the time columns only
     assert sampled() == {time_column}
-    (rows,) = execute(f"select count(*) from {table}")[0]
-    execute(f"update {table} set processed_at = processed_at where event_id in ("
-            f"select event_id from {table} order by event_id limit {rows // 2 + 1})")
-    forget_statistics()
-    run(0.5)  # more than half of the rows changed since the last whole ANALYZE: every column
+    # every post's events refreshed (as a run of the deduplicated events rewriting them would): the next run
+    # recomputes every post, deleting and inserting each of its versions, more than half of the table
+    execute("update intermediate.int_stream_events__deduped set refreshed_at = now()")
+    run(0.5)
     assert sampled() == {time_column, other_column}
+    # that run's own changes, which its whole ANALYZE sampled, do not count against the next run
+    forget_statistics()
+    run(0.5)
+    assert sampled() == {time_column}
 
 
 def test_stale_instances_are_the_ones_the_freshness_test_reports(scenario: Scenario) -> None:
