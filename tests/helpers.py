@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -26,9 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def scratch_warehouse(server_dsn: str, prefix: str, data_dir: Path) -> Iterator[Warehouse]:
+def scratch_warehouse(server_dsn: str, prefix: str, data_dir: Path, **settings: Any) -> Iterator[Warehouse]:
     """A bootstrapped, empty warehouse database of its own on the test server (``prefix`` plus a random
-    suffix), dropped afterwards."""
+    suffix), dropped afterwards. ``settings`` are further WarehouseSettings (e.g. partition_raw_by_month)."""
     name = f"{prefix}_{uuid.uuid4().hex[:6]}"
     admin = psycopg2.connect(server_dsn)
     admin.autocommit = True
@@ -36,13 +37,18 @@ def scratch_warehouse(server_dsn: str, prefix: str, data_dir: Path) -> Iterator[
         with admin.cursor() as cur:
             cur.execute(f'create database "{name}"')
         warehouse = Warehouse(WarehouseSettings(url=urlunsplit(urlsplit(server_dsn)._replace(path=f"/{name}")),
-                                                data_dir=data_dir))
+                                                data_dir=data_dir, **settings))
         warehouse.bootstrap()
         yield warehouse
     finally:
         with admin.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
         admin.close()
+def database_prefix(prefix: str, test_name: str) -> str:
+    """A database name prefix that says which test made it: ``prefix`` and the test's name, lower case."""
+    return prefix + "_" + re.sub(r"[^a-z0-9]+", "_", test_name.lower())[:30]
+
+
 TOKEN_ENV = "FORKALYTICS_TEST_SIM_TOKEN"
 TOKEN = "sim-token-for-tests"
 

@@ -24,6 +24,7 @@ from extract.events import RawEvent
 from extract.raw_loader import RawLoader
 from orchestration.dbt_runner import run_dbt
 from tests.extract.test_malformed_corpus import CORPUS as FRAME_CORPUS
+from tests.helpers import scratch_warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -279,20 +280,9 @@ class Built:
 
 @pytest.fixture(scope="module")
 def built(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    import uuid
-    from urllib.parse import urlsplit, urlunsplit
-
-    from orchestration.warehouse import Warehouse, WarehouseSettings
-
-    name = "bad_input_" + uuid.uuid4().hex[:8]
-    admin = psycopg2.connect(pg_server)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    dsn = urlunsplit(urlsplit(pg_server)._replace(path=f"/{name}"))
     state_dir = Path(tmp_path_factory.mktemp("bad_input"))
-    try:
-        Warehouse(WarehouseSettings(url=dsn, data_dir=state_dir / "unused")).bootstrap()
+    with scratch_warehouse(pg_server, "bad_input", state_dir / "unused") as warehouse:
+        dsn = warehouse.dsn
         conn = psycopg2.connect(dsn)
         prepare_sources(conn)
         conn.close()
@@ -307,10 +297,6 @@ def built(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                                     quiet=True))
         done.full_refresh = snapshot_marts(dsn)
         yield done
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
 
 
 def test_the_corpus_is_large_and_covers_every_kind_of_bad_input():

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
-import uuid
 from datetime import timedelta
 
 import psycopg2
@@ -15,10 +13,9 @@ import pytest
 
 from orchestration.cli import main
 from orchestration.retention import run_retention
-from orchestration.warehouse import Warehouse, WarehouseSettings
 from tests.dbt.marts_snapshot import AUDIT_COLUMNS, snapshot_marts
 from tests.engagement.engagement_data import Clock, dbt, emit_paced, load_as_streamed, sim_config, start_sim, utc
-from tests.helpers import TOKEN, TOKEN_ENV, query
+from tests.helpers import TOKEN, TOKEN_ENV, database_prefix, query, scratch_warehouse
 
 RAW_ROW = ("event_id, instance_id, instance_url, stream, source, event_type, received_at, payload::text, "
            "payload_status_id, payload_error, payload_escaped, payload_raw_base64")
@@ -32,20 +29,9 @@ def _token(monkeypatch):
 
 @pytest.fixture
 def partitioned_warehouse(pg_server, request, tmp_path):
-    name = "ret_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:30] + "_" + uuid.uuid4().hex[:6]
-    admin = psycopg2.connect(pg_server)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    wh = Warehouse(WarehouseSettings(url=pg_server.rsplit("/", 1)[0] + f"/{name}", data_dir=tmp_path / "unused",
-                                     partition_raw_by_month=True))
-    wh.bootstrap()
-    try:
-        yield wh
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+    with scratch_warehouse(pg_server, database_prefix("ret", request.node.name), tmp_path / "unused",
+                           partition_raw_by_month=True) as warehouse:
+        yield warehouse
 
 
 def build(warehouse, tmp_path, *extra: str) -> None:

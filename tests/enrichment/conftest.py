@@ -19,7 +19,7 @@ import psycopg2
 import pytest
 from enrich_data import MARTS_READ, dbt, hand_written_events, load_events, simulator_events
 
-from orchestration.warehouse import Warehouse, WarehouseSettings
+from tests.helpers import scratch_warehouse
 
 
 def _with_database(dsn: str, database: str) -> str:
@@ -55,25 +55,20 @@ def _admin(pg_server: str) -> psycopg2.extensions.connection:
 @pytest.fixture(scope="session")
 def marts_template(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Name of a database holding the test data set with marts built (never used directly)."""
-    name = f"enrichment_template_{uuid.uuid4().hex[:8]}"
     state_dir = tmp_path_factory.mktemp("enrichment_template")
-    admin = _admin(pg_server)
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    dsn = _with_database(pg_server, name)
-    Warehouse(WarehouseSettings(url=dsn, data_dir=state_dir / "unused")).bootstrap()
-    load_events(dsn, state_dir, "simulator", simulator_events())
-    load_events(dsn, state_dir, "hand-written", hand_written_events())
-    dbt(["run", *MARTS_READ], dsn, state_dir)
-    with admin.cursor() as cur:
-        cur.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s "
-                    "and pid <> pg_backend_pid()", (name,))
-    try:
+    with scratch_warehouse(pg_server, "enrichment_template", state_dir / "unused") as warehouse:
+        load_events(warehouse.dsn, state_dir, "simulator", simulator_events())
+        load_events(warehouse.dsn, state_dir, "hand-written", hand_written_events())
+        dbt(["run", *MARTS_READ], warehouse.dsn, state_dir)
+        name = urlsplit(warehouse.dsn).path.lstrip("/")
+        admin = _admin(pg_server)
+        try:
+            with admin.cursor() as cur:  # a template database must have no other session
+                cur.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s "
+                            "and pid <> pg_backend_pid()", (name,))
+        finally:
+            admin.close()
         yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
 
 
 @pytest.fixture

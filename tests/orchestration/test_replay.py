@@ -4,9 +4,7 @@ raw.stream_events is partitioned by month; replaying again changes nothing."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import psycopg2
@@ -15,8 +13,7 @@ import pytest
 from orchestration.cli import main
 from orchestration.config import load_config
 from orchestration.replay import replay
-from orchestration.warehouse import Warehouse, WarehouseSettings
-from tests.helpers import query, start_simulator
+from tests.helpers import database_prefix, query, scratch_warehouse, start_simulator
 from tests.orchestration.ops_helpers import snapshot_marts
 
 pytestmark = pytest.mark.slow
@@ -24,20 +21,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def partitioned_warehouse(pg_server, request, tmp_path):
-    name = "part_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:30] + "_" + uuid.uuid4().hex[:6]
-    admin = psycopg2.connect(pg_server)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'create database "{name}"')
-    dsn = pg_server.rsplit("/", 1)[0] + f"/{name}"
-    wh = Warehouse(WarehouseSettings(url=dsn, data_dir=tmp_path / "unused", partition_raw_by_month=True))
-    wh.bootstrap()
-    try:
-        yield wh
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+    with scratch_warehouse(pg_server, database_prefix("part", request.node.name), tmp_path / "unused",
+                           partition_raw_by_month=True) as warehouse:
+        yield warehouse
 
 
 def test_replay_loads_archives_and_rebuilds_partitioned_raw(partitioned_warehouse, tmp_path, monkeypatch, capsys):
