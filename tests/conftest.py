@@ -8,7 +8,6 @@ instead (its role must be allowed to create databases).
 from __future__ import annotations
 
 import os
-import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.warehouse import EmbeddedPostgres, Warehouse
-from tests.helpers import scratch_warehouse
+from tests.helpers import database_prefix, scratch_warehouse
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -47,6 +46,5 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def warehouse(pg_server: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
     """A bootstrapped, empty warehouse database of this test's own, dropped afterwards."""
-    prefix = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40]
-    with scratch_warehouse(pg_server, prefix, tmp_path / "unused") as wh:
+    with scratch_warehouse(pg_server, database_prefix("wh", request.node.name), tmp_path / "unused") as wh:
         yield wh

@@ -26,11 +26,21 @@ from orchestration.warehouse import Warehouse, WarehouseSettings
 REPO = Path(__file__).resolve().parents[1]
 
 
+def database_prefix(prefix: str, test_name: str) -> str:
+    """A database name prefix that says which test made it: ``prefix`` and the test's name, lower case."""
+    return prefix + "_" + re.sub(r"[^a-z0-9]+", "_", test_name.lower())[:30]
+
+
+def unique_database_name(prefix: str) -> str:
+    """A database name no other test uses: ``prefix`` and a random suffix."""
+    return f"{prefix}_{uuid.uuid4().hex[:6]}"
+
+
 @contextmanager
 def scratch_warehouse(server_dsn: str, prefix: str, data_dir: Path, **settings: Any) -> Iterator[Warehouse]:
-    """A bootstrapped, empty warehouse database of its own on the test server (``prefix`` plus a random
-    suffix), dropped afterwards. ``settings`` are further WarehouseSettings (e.g. partition_raw_by_month)."""
-    name = f"{prefix}_{uuid.uuid4().hex[:6]}"
+    """A bootstrapped, empty warehouse database of its own on the test server (unique_database_name(prefix)),
+    dropped afterwards. ``settings`` are further WarehouseSettings (e.g. partition_raw_by_month)."""
+    name = unique_database_name(prefix)
     admin = psycopg2.connect(server_dsn)
     admin.autocommit = True
     try:
@@ -44,9 +54,6 @@ def scratch_warehouse(server_dsn: str, prefix: str, data_dir: Path, **settings: 
         with admin.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
         admin.close()
-def database_prefix(prefix: str, test_name: str) -> str:
-    """A database name prefix that says which test made it: ``prefix`` and the test's name, lower case."""
-    return prefix + "_" + re.sub(r"[^a-z0-9]+", "_", test_name.lower())[:30]
 
 
 TOKEN_ENV = "FORKALYTICS_TEST_SIM_TOKEN"

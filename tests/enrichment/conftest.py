@@ -8,8 +8,6 @@ path from an empty warehouse use the ``warehouse`` fixture of tests/conftest.py 
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,7 @@ import psycopg2
 import pytest
 from enrich_data import MARTS_READ, dbt, hand_written_events, load_events, simulator_events
 
-from tests.helpers import scratch_warehouse
+from tests.helpers import database_prefix, scratch_warehouse, unique_database_name
 
 
 def _with_database(dsn: str, database: str) -> str:
@@ -74,7 +72,7 @@ def marts_template(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture
 def marts_db(pg_server: str, marts_template: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MartsDb]:
     """This test's copy of the template: raw events loaded, marts built, no enrichment yet."""
-    name = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:6]
+    name = unique_database_name(database_prefix("copy", request.node.name))
     admin = _admin(pg_server)
     with admin.cursor() as cur:
         cur.execute(f'create database "{name}" template "{marts_template}"')

@@ -5,8 +5,6 @@ arrives in the marts, what cannot be migrated is reported, and importing twice a
 from __future__ import annotations
 
 import json
-import re
-import uuid
 
 import psycopg2
 import pytest
@@ -14,7 +12,7 @@ import pytest
 from extract.legacy import import_legacy
 from orchestration.cli import main
 from orchestration.cycle import run_cycle
-from tests.helpers import make_config, query
+from tests.helpers import database_prefix, make_config, query, unique_database_name
 
 pytestmark = pytest.mark.slow
 
@@ -198,7 +196,7 @@ def legacy_db(pg_server, request):
     admin.autocommit = True
 
     def make(ddl: str, rows: str) -> str:
-        name = "legacy_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:20] + "_" + uuid.uuid4().hex[:6]
+        name = unique_database_name(database_prefix("legacy", request.node.name))
         with admin.cursor() as cur:
             cur.execute(f'create database "{name}"')
         created.append(name)
