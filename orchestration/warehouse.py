@@ -190,8 +190,13 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(self._run_as)
             os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
             self.pgdata.chmod(0o700)
-        result = self._run([str(_bin("initdb")), "-D", str(self.pgdata), "-U", EMBEDDED_USER,
-                            "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"])
+        initdb = str(_bin("initdb"))
+        # Without data checksums (PostgreSQL's default before 18; see docs/decisions.md): with them, the first
+        # read of every page of a freshly built table writes the whole page to the WAL to set its hint bits.
+        help_text = self._run([initdb, "--help"]).stdout
+        checksums = ["--no-data-checksums"] if "--no-data-checksums" in help_text else []
+        result = self._run([initdb, "-D", str(self.pgdata), "-U", EMBEDDED_USER, "--auth=trust",
+                            "--encoding=UTF8", "--locale=C", "--no-instructions", *checksums])
         if result.returncode != 0:
             raise UserError(f"Could not initialise the embedded PostgreSQL in {self.pgdata}: "
                             f"{result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'initdb failed'}")

@@ -20,33 +20,52 @@
 {%- endmacro %}
 
 {% macro default__html_to_text(html) -%}
+    {{ forkalytics.html_decode_entities(forkalytics.html_markup_to_text(html), html) }}
+{%- endmacro %}
+
+{#- The first half of html_to_text: the markup turned into line breaks and removed, entities left as they
+    are. Regular expressions only, so PostgreSQL can compute it in parallel workers (a model reading many
+    rows computes it in a fenced subquery, then decodes: int_status_observations). -#}
+{% macro html_markup_to_text(html) -%}
+    {{ return(adapter.dispatch('html_markup_to_text', 'forkalytics')(html)) }}
+{%- endmacro %}
+
+{% macro default__html_markup_to_text(html) -%}
     {%- set invisible = "<span[^>]*class=\"[^\"]*\\minvisible\\M[^\"]*\"[^>]*>[^<]*</span>" -%}
     {%- set ellipsis = "<span[^>]*class=\"[^\"]*\\mellipsis\\M[^\"]*\"[^>]*>([^<]*)</span>" -%}
-    {%- set stripped -%}
-        btrim(
+    btrim(
+        regexp_replace(
             regexp_replace(
                 regexp_replace(
                     regexp_replace(
-                        regexp_replace(
-                            case
-                                when {{ html }} ~* '<span'
-                                    then regexp_replace(
-                                        regexp_replace({{ html }}, '{{ invisible }}', '', 'gi'),
-                                        '{{ ellipsis }}', '\1…', 'gi'
-                                    )
-                                else {{ html }}
-                            end,
-                            '<br[^>]*>', E'\n', 'gi'
-                        ),
-                        '</(p|div|blockquote|h[1-6]|pre)>\s*<(p|div|blockquote|h[1-6]|pre|ul|ol)[^>]*>', E'\n\n', 'gi'
+                        case
+                            when {{ html }} ~* '<span'
+                                then regexp_replace(
+                                    regexp_replace({{ html }}, '{{ invisible }}', '', 'gi'),
+                                    '{{ ellipsis }}', '\1…', 'gi'
+                                )
+                            else {{ html }}
+                        end,
+                        '<br[^>]*>', E'\n', 'gi'
                     ),
-                    '</li>\s*<li[^>]*>|</?(ul|ol|li|p|div|blockquote|h[1-6]|pre)[^>]*>', E'\n', 'gi'
+                    '</(p|div|blockquote|h[1-6]|pre)>\s*<(p|div|blockquote|h[1-6]|pre|ul|ol)[^>]*>', E'\n\n', 'gi'
                 ),
-                '<[^>]*>', '', 'g'
+                '</li>\s*<li[^>]*>|</?(ul|ol|li|p|div|blockquote|h[1-6]|pre)[^>]*>', E'\n', 'gi'
             ),
-            E' \n\r\t'
-        )
-    {%- endset -%}
+            '<[^>]*>', '', 'g'
+        ),
+        E' \n\r\t'
+    )
+{%- endmacro %}
+
+{#- The second half: `stripped` (html_markup_to_text of `html`) with its entities decoded; null when `html`
+    is. The decoding of a rare numeric entity is a correlated subquery, which keeps the expression out of
+    parallel workers. -#}
+{% macro html_decode_entities(stripped, html) -%}
+    {{ return(adapter.dispatch('html_decode_entities', 'forkalytics')(stripped, html)) }}
+{%- endmacro %}
+
+{% macro default__html_decode_entities(stripped, html) -%}
     case
         when {{ html }} is null then null
         when position('&' in {{ html }}) = 0 then {{ stripped }}

@@ -39,7 +39,7 @@ def test_redaction_can_be_switched_off_and_secrets_stay_out_of_artifacts(warehou
     result = run_dbt(["run", "--select", "+posts"], secret_dsn, state_dir=tmp_path, quiet=True,
                      vars={"redact_deleted_content": False})
     assert result.success, result.output_tail
-    assert result.counts == {"pass": 6} and result.failures == []  # staging → int → posts
+    assert result.counts == {"pass": 7} and result.failures == []  # staging (2 views) → int → posts
     with conn.cursor() as cur:
         cur.execute("select content_text, is_redacted from marts.posts where post_id = '140'")
         assert cur.fetchone() == ("Secret words", False)

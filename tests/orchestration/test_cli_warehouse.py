@@ -41,6 +41,9 @@ def test_db_start_status_url_stop(tmp_path):
             assert cur.fetchone()[0] == "enrichment,intermediate,marts,raw,snapshots,staging"
             cur.execute("select count(*) from raw.stream_events")
             assert cur.fetchone()[0] == 0
+            # initialised for a workstation warehouse (orchestration/warehouse.py, docs/decisions.md)
+            cur.execute("select current_setting('wal_level'), current_setting('data_checksums')")
+            assert cur.fetchone() == ("minimal", "off")
         psql = subprocess.run(["psql", url, "-tAc", "select 41 + 1"], capture_output=True, text=True)
         if psql.returncode == 0:  # psql is optional on the machine; the DSN must work where it exists
             assert psql.stdout.strip() == "42"

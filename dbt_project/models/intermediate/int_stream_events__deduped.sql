@@ -53,6 +53,11 @@
     'account_is_discoverable', 'account_created_at', 'account_last_status_at', 'account_followers_count', 'account_following_count', 'account_statuses_count',
     'account_fields'
 ] -%}
+{#- the deliveries this run merges (alias `events`): those of the loads not merged yet, in the window -#}
+{%- set in_new_loads -%}
+    events.dlt_load_id = any(array(select new_loads.dlt_load_id from new_loads))
+    and events.loaded_at >= (select watermark.since from watermark)
+{%- endset -%}
 with
 
 {% if is_incremental() %}
@@ -77,7 +82,7 @@ with
     new_loads as (
         select loads.dlt_load_id
         from (
-            {{ distinct_by_index(ref('stg_mastodon__stream_events'), ['dlt_load_id'],
+            {{ distinct_by_index(ref('stg_mastodon__stream_event_keys'), ['dlt_load_id'],
                 "scanned.dlt_load_id >= cast(cast(floor(extract(epoch from (select watermark.since from watermark)))"
                 ~ " as bigint) as text)") }}
         ) as loads
@@ -89,11 +94,9 @@ with
 
 delivery_keys as (
     select events.event_id
-    from {{ ref('stg_mastodon__stream_events') }} as events
+    from {{ ref('stg_mastodon__stream_event_keys') }} as events
     {% if is_incremental() %}
-        where
-            events.dlt_load_id = any(array(select new_loads.dlt_load_id from new_loads))
-            and events.loaded_at >= (select watermark.since from watermark)
+        where {{ in_new_loads }}
     {% endif %}
 ),
 
@@ -111,7 +114,10 @@ repeated_events as (
     {% endif %}
 ),
 
-single_deliveries as (
+-- the deliveries of the events delivered more than once, and the row kept of each: few, and materialised
+-- on purpose (a CTE over the staging view always is): its semi join with repeated_events then reads nothing
+-- when there are none, where the main query's planner preferred sorting every event for the ranking below
+candidates as materialized (
     select
         {%- for column in event_columns %}
             events.{{ column }},
@@ -122,30 +128,7 @@ single_deliveries as (
     from {{ ref('stg_mastodon__stream_events') }} as events
     where
         {% if is_incremental() %}
-            events.dlt_load_id = any(array(select new_loads.dlt_load_id from new_loads))
-            and events.loaded_at >= (select watermark.since from watermark)
-            and
-        {% endif %}
-        not exists (
-            select 1
-            from repeated_events
-            where repeated_events.event_id = events.event_id
-        )
-),
-
-candidates as (
-    select
-        {%- for column in event_columns %}
-            events.{{ column }},
-        {%- endfor %}
-        events.received_at as last_received_at,
-        events.loaded_at as last_loaded_at,
-        {{ run_started_timestamptz() }} as processed_at
-    from {{ ref('stg_mastodon__stream_events') }} as events
-    where
-        {% if is_incremental() %}
-            events.dlt_load_id = any(array(select new_loads.dlt_load_id from new_loads))
-            and events.loaded_at >= (select watermark.since from watermark)
+            {{ in_new_loads }}
             and
         {% endif %}
         exists (
@@ -165,9 +148,43 @@ candidates as (
         from {{ this }} as kept
         where kept.event_id in (select repeated_events.event_id from repeated_events)
     {% endif %}
-),
+)
 
-ranked as (
+-- The staging view is read here, in the main query, not in CTEs: a CTE over it is always materialised (its
+-- fenced subqueries are volatile for the planner), which wrote every event to a temporary file and read it
+-- back (2.5 GB for 1M events). Read in place, a full build extracts the payloads in parallel workers.
+-- Events with one delivery are copied through; the others are ranked.
+select
+    {%- for column in event_columns %}
+        events.{{ column }},
+    {%- endfor %}
+    events.received_at as last_received_at,
+    events.loaded_at as last_loaded_at,
+    {{ run_started_timestamptz() }} as processed_at,
+    {{ run_started_timestamptz() }} as refreshed_at
+from {{ ref('stg_mastodon__stream_events') }} as events
+where
+    {% if is_incremental() %}
+        {{ in_new_loads }}
+        and
+    {% endif %}
+    not exists (
+        select 1
+        from repeated_events
+        where repeated_events.event_id = events.event_id
+    )
+
+union all
+
+select
+    {%- for column in event_columns %}
+        ranked.{{ column }},
+    {%- endfor %}
+    ranked.max_received_at as last_received_at,
+    ranked.max_loaded_at as last_loaded_at,
+    ranked.first_processed_at as processed_at,
+    {{ run_started_timestamptz() }} as refreshed_at
+from (
     select
         candidates.*,
         row_number() over (
@@ -178,29 +195,5 @@ ranked as (
         max(candidates.last_loaded_at) over (partition by candidates.event_id) as max_loaded_at,
         min(candidates.processed_at) over (partition by candidates.event_id) as first_processed_at
     from candidates
-),
-
-final as (
-    select
-        {%- for column in event_columns %}
-            single_deliveries.{{ column }},
-        {%- endfor %}
-        single_deliveries.last_received_at,
-        single_deliveries.last_loaded_at,
-        single_deliveries.processed_at,
-        {{ run_started_timestamptz() }} as refreshed_at
-    from single_deliveries
-    union all
-    select
-        {%- for column in event_columns %}
-            ranked.{{ column }},
-        {%- endfor %}
-        ranked.max_received_at as last_received_at,
-        ranked.max_loaded_at as last_loaded_at,
-        ranked.first_processed_at as processed_at,
-        {{ run_started_timestamptz() }} as refreshed_at
-    from ranked
-    where ranked.delivery_rank = 1
-)
-
-select * from final
+) as ranked
+where ranked.delivery_rank = 1

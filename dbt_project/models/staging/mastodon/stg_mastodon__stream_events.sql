@@ -4,29 +4,29 @@
   that does not parse becomes null and the row carries `parse_error` (the event cannot be applied) or
   `parse_warning` (a field was ignored), never a failed build.
 -#}
--- One select over the source table with everything per row in a lateral subquery, not the usual chain of
--- CTEs: PostgreSQL flattens such a chain, and every use of a column then repeats the expression behind it,
--- each time decompressing the ~2.3 KB payload again (the created_at check alone extracted created_at six
--- times): ~230 µs per event. In nested subqueries the planner keeps as they are (`offset 0`: standard SQL,
--- a no-op elsewhere), the payload is decompressed once, each field extracted once and each guarded cast
--- done once. Kept at the top level (not wrapped in a CTE), the view is still flattened into the queries
--- that read it, so their filters (the incremental windows) reach the table and its indexes.
+-- Nested subqueries, one per step (source columns typed and the payload decompressed, then the JSON fields
+-- extracted, then the guarded casts, then the checks), not the usual chain of CTEs: PostgreSQL flattens such
+-- a chain, and every use of a column then repeats the expression behind it, each time decompressing the
+-- ~2.3 KB payload again (the created_at check alone extracted created_at six times): ~230 µs per event. Each
+-- subquery selects an `evaluation_fence` (macros/engine/planner.sql), so the planner keeps it as it is: the
+-- payload is decompressed once, each field extracted once and each guarded cast done once. Filters on the
+-- source's columns (the incremental windows on dlt_load_id and loaded_at) still reach the table and its
+-- indexes, and a full read runs in parallel workers. Read this view in the main query, not in a CTE (a CTE
+-- over it is always materialised), and walk raw's indexes through stg_mastodon__stream_event_keys.
 select
-    cast(source_events.event_id as text) as event_id,
-    cast(source_events.instance_id as text) as instance_id,
-    cast(source_events.instance_url as text) as instance_url,
-    cast(source_events.stream as text) as stream,
-    cast(source_events.source as text) as event_source,
+    fields.event_id,
+    fields.instance_id,
+    fields.instance_url,
+    fields.stream,
+    fields.event_source,
     fields.event_type,
-    source_events.received_at,
-    cast(source_events._dlt_load_id as text) as dlt_load_id,
-    coalesce(
-        {{ dlt_load_id_to_timestamptz('source_events._dlt_load_id') }}, source_events.received_at
-    ) as loaded_at,
-    cast(source_events.batch_key as text) as batch_key,
-    source_events.payload,
+    fields.received_at,
+    fields.dlt_load_id,
+    fields.loaded_at,
+    fields.batch_key,
+    fields.payload,
     fields.payload_type,
-    cast(source_events.payload_status_id as text) as payload_status_id,
+    fields.payload_status_id,
     fields.payload_error,
     fields.payload_escaped,
     fields.is_known_event_type,
@@ -75,8 +75,7 @@ select
     fields.account_following_count,
     fields.account_statuses_count,
     fields.account_fields
-from {{ source('mastodon_raw', 'stream_events') }} as source_events
-cross join lateral (
+from (
     select
         cast_fields.*,
         case
@@ -123,17 +122,11 @@ cross join lateral (
                 when cast_fields.raw_visibility is not null and cast_fields.visibility is null
                     then 'unknown visibility ignored: ' || left(cast_fields.raw_visibility, 40)
             end
-        ), '') as parse_warning
+        ), '') as parse_warning,
+        {{ evaluation_fence('checked_once') }}
     from (
         select
             extracted.*,
-            cast(source_events.event_type as text) as event_type,
-            cast(source_events.payload_error as text) as payload_error,
-            coalesce(source_events.payload_escaped, false) as payload_escaped,
-            source_events.event_type in ('update', 'status.update', 'poll') as carries_status,
-            source_events.event_type in ('delete', 'poll.missing') as carries_status_id,
-            source_events.event_type in ('update', 'status.update', 'poll', 'delete', 'poll.missing')
-                as is_known_event_type,
             case
                 when extracted.raw_status_id ~ '^[A-Za-z0-9_-]{1,64}$' then extracted.raw_status_id
             end as status_id,
@@ -156,18 +149,20 @@ cross join lateral (
             {{ safe_to_date('extracted.raw_account_last_status_at') }} as account_last_status_at,
             {{ safe_to_bigint('extracted.raw_account_followers_count') }} as account_followers_count,
             {{ safe_to_bigint('extracted.raw_account_following_count') }} as account_following_count,
-            {{ safe_to_bigint('extracted.raw_account_statuses_count') }} as account_statuses_count
+            {{ safe_to_bigint('extracted.raw_account_statuses_count') }} as account_statuses_count,
+            {{ evaluation_fence('cast_once') }}
         from (
             select
+                parsed.*,
                 {{ json_type('parsed.doc') }} as payload_type,
                 case
-                    when source_events.payload_escaped then null
+                    when parsed.payload_escaped then null
                     when
-                        source_events.event_type in ('update', 'status.update', 'poll')
+                        parsed.event_type in ('update', 'status.update', 'poll')
                         and {{ json_type('parsed.doc') }} = 'object'
                         then {{ json_get_text('parsed.doc', ['id']) }}
                     when
-                        source_events.event_type in ('delete', 'poll.missing')
+                        parsed.event_type in ('delete', 'poll.missing')
                         and {{ json_type('parsed.doc') }} in ('string', 'number')
                         then {{ json_scalar_text('parsed.doc') }}
                 end as raw_status_id,
@@ -210,14 +205,36 @@ cross join lateral (
                 {{ json_get_text('parsed.doc', ['account', 'followers_count']) }} as raw_account_followers_count,
                 {{ json_get_text('parsed.doc', ['account', 'following_count']) }} as raw_account_following_count,
                 {{ json_get_text('parsed.doc', ['account', 'statuses_count']) }} as raw_account_statuses_count,
-                {{ json_get('parsed.doc', ['account', 'fields']) }} as account_fields
+                {{ json_get('parsed.doc', ['account', 'fields']) }} as account_fields,
+                {{ evaluation_fence('extracted_once') }}
             from (
-                -- the payload decompressed once: the whole value (empty path)
-                select {{ json_get('source_events.payload', []) }} as doc limit all offset 0 -- noqa: AM09
+                -- the source's columns renamed and typed, and the payload decompressed once (the whole value:
+                -- empty path)
+                select
+                    cast(source_events.event_id as text) as event_id,
+                    cast(source_events.instance_id as text) as instance_id,
+                    cast(source_events.instance_url as text) as instance_url,
+                    cast(source_events.stream as text) as stream,
+                    cast(source_events.source as text) as event_source,
+                    cast(source_events.event_type as text) as event_type,
+                    source_events.received_at,
+                    cast(source_events._dlt_load_id as text) as dlt_load_id,
+                    coalesce(
+                        {{ dlt_load_id_to_timestamptz('source_events._dlt_load_id') }}, source_events.received_at
+                    ) as loaded_at,
+                    cast(source_events.batch_key as text) as batch_key,
+                    source_events.payload,
+                    cast(source_events.payload_status_id as text) as payload_status_id,
+                    cast(source_events.payload_error as text) as payload_error,
+                    coalesce(source_events.payload_escaped, false) as payload_escaped,
+                    source_events.event_type in ('update', 'status.update', 'poll') as carries_status,
+                    source_events.event_type in ('delete', 'poll.missing') as carries_status_id,
+                    source_events.event_type in ('update', 'status.update', 'poll', 'delete', 'poll.missing')
+                        as is_known_event_type,
+                    {{ json_get('source_events.payload', []) }} as doc,
+                    {{ evaluation_fence('parsed_once') }}
+                from {{ source('mastodon_raw', 'stream_events') }} as source_events
             ) as parsed
-            offset 0 -- noqa: AM09
         ) as extracted
-        offset 0 -- noqa: AM09
     ) as cast_fields
-    offset 0 -- noqa: AM09
 ) as fields

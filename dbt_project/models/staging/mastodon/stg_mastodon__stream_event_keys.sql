@@ -1,0 +1,19 @@
+{#-
+  One row per raw event as received (duplicate deliveries included), with only its keys and load: the
+  columns of stg_mastodon__stream_events that come straight from the source, named and typed the same way.
+  A plain select that PostgreSQL flattens into the query reading it, so a walk over raw's indexes (the
+  loads not merged yet, macros/incremental.sql `distinct_by_index`) or a read of the keys alone goes
+  straight to the table: stg_mastodon__stream_events computes its fields in fenced subqueries, which hide
+  the order of raw's indexes from an `order by ... limit` and cost a little on every row.
+-#}
+select
+    cast(source_events.event_id as text) as event_id,
+    cast(source_events.instance_id as text) as instance_id,
+    cast(source_events.stream as text) as stream,
+    source_events.received_at,
+    cast(source_events._dlt_load_id as text) as dlt_load_id,
+    coalesce(
+        {{ dlt_load_id_to_timestamptz('source_events._dlt_load_id') }}, source_events.received_at
+    ) as loaded_at,
+    cast(source_events.batch_key as text) as batch_key
+from {{ source('mastodon_raw', 'stream_events') }} as source_events
