@@ -129,8 +129,8 @@ class Runner:
         wall = time.perf_counter() - started
         text = stdout_path.read_text(errors="replace")
         if process.returncode != 0:
-            raise RuntimeError(f"step {label} failed (exit {process.returncode}); output in {stdout_path}:\n"
-                               + text[-3000:])
+            raise BenchError(f"step {label} failed (exit {process.returncode}); output in {stdout_path}:\n"
+                             + text[-3000:])
         result = json.loads(text.strip().splitlines()[-1])
         result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)
         result["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 2)
@@ -239,14 +239,13 @@ def main(argv: list[str] | None = None) -> int:
                                            archive=str(base))
             if "copy" not in skip:
                 figures["copy"] = runner.run(f"{size:,}: bare COPY", "copy", dsn=dsn, work_dir=str(work))
-            figures["full_build"] = runner.run(f"{size:,}: dbt build (full)", "dbt", dsn=dsn, state_dir=str(state),
-                                               args=["build"])
+            figures["full_build"] = _dbt_build(runner, f"{size:,}: dbt build (full)", dsn, state, ["build"])
             if "incremental" not in skip:
                 figures["incremental_load"] = runner.run(f"{size:,}: load +{increment:,}", "load", dsn=dsn,
                                                          state_dir=str(state), archive=str(extra))
                 # as `forkalytics run` builds: its data tests read the rows the run wrote
-                figures["incremental_build"] = runner.run(f"{size:,}: dbt build (incremental)", "dbt", dsn=dsn,
-                                                          state_dir=str(state), args=["build", *cycle_build_args()])
+                figures["incremental_build"] = _dbt_build(runner, f"{size:,}: dbt build (incremental)", dsn, state,
+                                                          ["build", *cycle_build_args()])
             # The sentiment throughput is measured at one size; at every size the queries read the marts of a
             # warehouse whose post versions all have their offline sentiment (the edit analysis reads it), as
             # after a cycle: the measured run serves where the sizes coincide, a run of its own elsewhere.
@@ -273,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
             dsn = admin.ensure_running()
             results["polling"] = runner.run("metric polling", "polling", dsn=dsn,
                                             state_dir=str(work / "state-poll"), events=poll_events)
+    except BenchError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 1
     finally:
         memory.stop()
         if args.keep:
@@ -291,15 +293,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+class BenchError(Exception):
+    """A step failed: the run stops there (later figures would measure a broken warehouse)."""
+
+
+def _dbt_build(runner: Runner, label: str, dsn: str, state: Path, args: list[str]) -> dict[str, Any]:
+    """A ``dbt build`` step; a build that fails (a model, a test at error severity, the disk) stops the run,
+    since the time of a build that skipped half the project is no figure."""
+    figure = runner.run(label, "dbt", dsn=dsn, state_dir=str(state), args=args)
+    if not figure["success"]:
+        raise BenchError(f"{label} failed ({figure['summary']}):\n" + figure["output_tail"])
+    return figure
+
+
 def _enrichment_build(runner: Runner, size: int, dsn: str, state: Path) -> dict[str, Any]:
     """``dbt build -s source:enrichment+`` (the cycle's last step) after the sentiment, before the queries; not
     one of the dbt build figures. The queries are not measured on marts it failed to build."""
-    figure = runner.run(f"{size:,}: dbt build -s {ENRICHMENT_SELECTOR}", "dbt", dsn=dsn, state_dir=str(state),
-                        args=["build", "--select", ENRICHMENT_SELECTOR])
-    if not figure["success"]:
-        raise RuntimeError(f"dbt build of the enrichment marts failed at {size:,} events ({figure['summary']}):\n"
-                           + figure["output_tail"])
-    return figure
+    return _dbt_build(runner, f"{size:,}: dbt build -s {ENRICHMENT_SELECTOR}", dsn, state,
+                      ["build", "--select", ENRICHMENT_SELECTOR])
 
 
 def _write(output: Path, results: dict[str, Any]) -> None:
