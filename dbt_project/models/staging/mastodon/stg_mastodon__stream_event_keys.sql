@@ -12,8 +12,6 @@ select
     cast(source_events.stream as text) as stream,
     source_events.received_at,
     cast(source_events._dlt_load_id as text) as dlt_load_id,
-    coalesce(
-        {{ dlt_load_id_to_timestamptz('source_events._dlt_load_id') }}, source_events.received_at
-    ) as loaded_at,
+    {{ raw_event_loaded_at('source_events') }} as loaded_at,
     cast(source_events.batch_key as text) as batch_key
 from {{ source('mastodon_raw', 'stream_events') }} as source_events

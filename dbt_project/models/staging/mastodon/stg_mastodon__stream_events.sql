@@ -219,9 +219,7 @@ from (
                     cast(source_events.event_type as text) as event_type,
                     source_events.received_at,
                     cast(source_events._dlt_load_id as text) as dlt_load_id,
-                    coalesce(
-                        {{ dlt_load_id_to_timestamptz('source_events._dlt_load_id') }}, source_events.received_at
-                    ) as loaded_at,
+                    {{ raw_event_loaded_at('source_events') }} as loaded_at,
                     cast(source_events.batch_key as text) as batch_key,
                     source_events.payload,
                     cast(source_events.payload_status_id as text) as payload_status_id,
