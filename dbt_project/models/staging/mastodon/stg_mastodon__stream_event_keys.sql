@@ -6,12 +6,5 @@
   straight to the table: stg_mastodon__stream_events computes its fields in fenced subqueries, which hide
   the order of raw's indexes from an `order by ... limit` and cost a little on every row.
 -#}
-select
-    cast(source_events.event_id as text) as event_id,
-    cast(source_events.instance_id as text) as instance_id,
-    cast(source_events.stream as text) as stream,
-    source_events.received_at,
-    cast(source_events._dlt_load_id as text) as dlt_load_id,
-    {{ raw_event_loaded_at('source_events') }} as loaded_at,
-    cast(source_events.batch_key as text) as batch_key
+select {{ raw_event_key_columns('source_events') }}
 from {{ source('mastodon_raw', 'stream_events') }} as source_events

@@ -211,16 +211,10 @@ from (
                 -- the source's columns renamed and typed, and the payload decompressed once (the whole value:
                 -- empty path)
                 select
-                    cast(source_events.event_id as text) as event_id,
-                    cast(source_events.instance_id as text) as instance_id,
+                    {{ raw_event_key_columns('source_events') }},
                     cast(source_events.instance_url as text) as instance_url,
-                    cast(source_events.stream as text) as stream,
                     cast(source_events.source as text) as event_source,
                     cast(source_events.event_type as text) as event_type,
-                    source_events.received_at,
-                    cast(source_events._dlt_load_id as text) as dlt_load_id,
-                    {{ raw_event_loaded_at('source_events') }} as loaded_at,
-                    cast(source_events.batch_key as text) as batch_key,
                     source_events.payload,
                     cast(source_events.payload_status_id as text) as payload_status_id,
                     cast(source_events.payload_error as text) as payload_error,
