@@ -62,7 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class ServerMemory:
-    """Samples the PostgreSQL server's memory (sum of PSS of the postmaster and its children)."""
+    """Samples the PostgreSQL server's memory (sum of PSS of the postmaster and its children).
+
+    Every 2 s: reading a process's PSS walks its page tables (~4 ms per server process, holding that process's
+    memory map), so sampling ten processes every 0.5 s took ~9 % of a core from the steps being measured."""
+
+    INTERVAL_SECONDS = 2.0
 
     def __init__(self, pid_file: Path) -> None:
         self.pid_file = pid_file
@@ -91,7 +96,7 @@ class ServerMemory:
             return 0
 
     def _run(self) -> None:
-        while not self._stop.wait(0.5):
+        while not self._stop.wait(self.INTERVAL_SECONDS):
             self.peak = max(self.peak, self._sample())
 
     def start(self) -> None:
