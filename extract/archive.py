@@ -112,49 +112,55 @@ def read_archive(path: Path, default_instance: str | None = None) -> Iterator[Ar
     instances: dict[str, tuple[str, str]] = {}  # as written → (normalised URL, instance id)
     with handle:
         offset = 0
-        for number, raw_line in enumerate(handle, start=1):
-            offset += len(raw_line)
-            line = raw_line.rstrip(b"\r\n")
-            if not line.strip():
+        for number, line in enumerate(handle, start=1):
+            offset += len(line)
+            if line.isspace():
                 continue
-            record, fast = _parse_record(line)
+            record, fast = _parse_record(line)  # (JSON allows the line's end as whitespace)
             if not isinstance(record, dict):
                 if default_url is None:
                     raise UserError(f"{path} line {number} is not a JSON object and has no instance; "
                                     "pass --instance URL so it can be recorded.")
                 yield ArchiveLine(number, RawEvent(instance_id_for(default_url), default_url, "archive", "import",
-                                                   "archive.invalid", datetime.now(timezone.utc), line), offset)
+                                                   "archive.invalid", datetime.now(timezone.utc),
+                                                   line.rstrip(b"\r\n")), offset)
                 continue
             url = record.get("instance") or default_url
             if not isinstance(url, str):
                 raise UserError(f"{path} line {number} names no instance; pass --instance URL.")
-            if url not in instances:
+            known = instances.get(url)
+            if known is None:
                 try:
                     normalised = normalise_instance_url(url)
                 except ConfigError as exc:
                     raise UserError(f"{path} line {number}: {exc}") from None
-                instances[url] = (normalised, instance_id_for(normalised))
-            url, instance_id = instances[url]
+                known = instances[url] = (normalised, instance_id_for(normalised))
+            url, instance_id = known
             payload: bytes | None
+            value = record.get("payload")
             if "payload_base64" in record:
                 try:
                     payload = base64.b64decode(record["payload_base64"], validate=True)
                 except (ValueError, TypeError):
                     payload = str(record["payload_base64"]).encode("utf-8")
-            elif isinstance(record.get("payload"), str):
-                payload = record["payload"].encode("utf-8", "surrogatepass")
-            elif "payload" in record and record["payload"] is not None:
-                payload = _payload_bytes(record["payload"], line, fast)
+            elif isinstance(value, str):
+                payload = value.encode("utf-8", "surrogatepass")
+            elif value is not None:
+                payload = _payload_bytes(value, line, fast)
             else:
                 payload = None
-            event_type = record.get("event") if isinstance(record.get("event"), str) else "archive.invalid"
-            stream = record.get("stream") if isinstance(record.get("stream"), str) else "archive"
-            received_at = _parse_time(record.get("received_at")) or datetime.now(timezone.utc)
-            # Archives of raw rows (forkalytics retention) keep each row's source, so a replay restores the
-            # same rows (the event id depends on it); anything else counts as an import.
-            source = record.get("source") if record.get("source") in SOURCES else "import"
-            yield ArchiveLine(number, RawEvent(instance_id, url, stream, source, event_type,
-                                               received_at, payload), offset)
+            event_type = record.get("event")
+            stream = record.get("stream")
+            source = record.get("source")
+            yield ArchiveLine(number, RawEvent(
+                instance_id, url,
+                stream if isinstance(stream, str) else "archive",
+                # Archives of raw rows (forkalytics retention) keep each row's source, so a replay restores the
+                # same rows (the event id depends on it); anything else counts as an import.
+                source if isinstance(source, str) and source in SOURCES else "import",
+                event_type if isinstance(event_type, str) else "archive.invalid",
+                _parse_time(record.get("received_at")) or datetime.now(timezone.utc),
+                payload), offset)
 
 
 class ArchiveWriter:
@@ -339,11 +345,20 @@ def load_archive(path: Path, loader: RawLoader, *, default_instance: str | None 
             batches = _prepared_in_worker(worker)
         else:
             batches = _prepared(*arguments)
-        with contextlib.closing(batches):
+        offsets: dict[str, int] = {}
+
+        def prepared_batches() -> Iterator[PreparedBatch]:
             for prepared, offset in batches:
-                report.add(loader.load_prepared(prepared))
-                if on_batch is not None:
-                    on_batch(prepared.rows, None if compressed or not size else offset / size)
+                offsets[prepared.batch_key] = offset
+                yield prepared
+
+        def settled(prepared: PreparedBatch) -> None:
+            offset = offsets.pop(prepared.batch_key)
+            if on_batch is not None:
+                on_batch(prepared.rows, None if compressed or not size else offset / size)
+
+        with contextlib.closing(batches):
+            report.add(loader.load_all_prepared(prepared_batches(), settled))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     return report

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from extract.events import ID_EVENTS, REDACTED_KEY, STATUS_EVENTS, RawRow
+from extract.events import ID_EVENTS, REDACTED_KEY, STATUS_EVENTS, RawRow, dumps_sorted, loads_exact
 
 REASON_KEY = "forkalytics_redaction"
 OPTED_OUT = "opted_out"
@@ -125,13 +125,18 @@ def _with_nested(status: dict[str, Any], key: str, nested: dict[str, Any]) -> di
     return {**status, key: nested if key == "reblog" else {**status["quote"], "quoted_status": nested}}
 
 
-def _redact_status(status: dict[str, Any], event_id: str, policy: PrivacyPolicy,
-                   force: str | None) -> tuple[dict[str, Any], str | None, str | None]:
+_UNSET: Any = object()
+
+
+def _redact_status(status: dict[str, Any], event_id: str, policy: PrivacyPolicy, force: str | None,
+                   author_signal: str | None = _UNSET) -> tuple[dict[str, Any], str | None, str | None]:
     """(payload, reason the payload was redacted or None, the author's opt-out signal or None). A boosted or
-    quoted Status inside it is redacted by its own author's consent, or with the outer Status."""
+    quoted Status inside it is redacted by its own author's consent, or with the outer Status.
+    ``author_signal`` is ``account_opt_out`` of the Status's account, when the caller has it already."""
     from orchestration.retention import redact_status
 
-    author_signal = account_opt_out(status.get("account"), policy)
+    if author_signal is _UNSET:
+        author_signal = account_opt_out(status.get("account"), policy)
     reason = force or author_signal
     visibility = status.get("visibility")
     if reason is None and policy.public_only and isinstance(visibility, str) and visibility != "public":
@@ -215,22 +220,22 @@ class ConsentPass:
         signal = account_opt_out(account, self.policy)
         if isinstance(account, dict) and account.get("id") is not None:
             self._note(index, row, str(account["id"]), account.get("acct"), signal)
-        self._redact(index, parsed, None)
+        self._redact(index, parsed, None, signal)
 
     def _note(self, index: int, row: RawRow, account_id: str, acct: Any, reason: str | None) -> None:
         _observe(self.consent, row, account_id, acct, reason)
         self._by_author.setdefault((row.instance_id, account_id), []).append(index)
 
-    def _redact(self, index: int, status: dict[str, Any], force: str | None) -> None:
+    def _redact(self, index: int, status: dict[str, Any], force: str | None, author_signal: Any = _UNSET) -> None:
         row = self.rows[index]
-        redacted, reason, _ = _redact_status(status, row.event_id, self.policy, force)
+        redacted, reason, _ = _redact_status(status, row.event_id, self.policy, force, author_signal)
         if reason is None or self._reasons.get(index) == reason:
             return
         if index not in self._originals:
             self.consent.redacted_rows += 1
         self._originals.setdefault(index, status)
         self._reasons[index] = reason
-        self.rows[index] = replace(row, payload_json=_dumps(redacted))
+        self.rows[index] = replace(row, payload_json=dumps_sorted(redacted))
 
     def finish(self) -> tuple[list[RawRow], BatchConsent]:
         """The batch's rows as they are to be stored, and what ``after_load`` needs to know."""
@@ -240,32 +245,29 @@ class ConsentPass:
             for index in self._by_author.get(key, ()):
                 status = self._originals.get(index)
                 if status is None:
-                    status = json.loads(self.rows[index].payload_json)
+                    status = loads_exact(self.rows[index].payload_json)
                 self._redact(index, status, seen.reason)
         if self.policy.redact_deletes_at_load and self.consent.deleted:
             self.consent.redacted_rows += _redact_deleted_in_batch(self.rows, self.consent.deleted)
         return self.rows, self.consent
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def _redact_deleted_in_batch(rows: list[RawRow], deleted: dict[str, set[str]]) -> int:
     """Redact, before they are stored, the Statuses of the batch that a ``delete`` of the same batch removes
     (in place; the same redaction :func:`redact_deleted_statuses` applies to rows stored earlier)."""
-    from orchestration.retention import redacted_bytes
+    from orchestration.retention import redacted_payload
 
     changed = 0
     for index, row in enumerate(rows):
         if (row.event_type not in STATUS_EVENTS or row.payload_status_id is None or row.payload_json is None
                 or row.payload_status_id not in deleted.get(row.instance_id, ())):
             continue
-        payload = json.loads(row.payload_json)
+        payload = loads_exact(row.payload_json)
         if isinstance(payload, dict) and REDACTED_KEY in payload:
             continue  # already stored without its text (an opted-out author, or redacted before)
-        redacted = json.loads(redacted_bytes(payload, row.payload_escaped, row.event_id))
-        rows[index] = replace(row, payload_json=_dumps(redacted), payload_escaped=False, payload_raw_base64=None)
+        redacted = redacted_payload(payload, row.payload_escaped, row.event_id)
+        rows[index] = replace(row, payload_json=dumps_sorted(redacted), payload_escaped=False,
+                              payload_raw_base64=None)
         changed += 1
     return changed
 
@@ -391,7 +393,7 @@ def redact_account_history(cur, instance_id: str, opted_out: dict[str, str], pol
 def redact_deleted_statuses(cur, instance_id: str, status_ids: set[str]) -> int:
     """Redact the stored raw payloads of statuses a ``delete`` of this batch removed (the same redaction as
     ``forkalytics retention``: text, card, poll and media descriptions go; ids, times and counts stay)."""
-    from orchestration.retention import redacted_bytes
+    from orchestration.retention import redacted_payload
 
     cur.execute("""
         select event_id, batch_key, received_at, payload, payload_escaped, payload_status_id
@@ -401,7 +403,7 @@ def redact_deleted_statuses(cur, instance_id: str, status_ids: set[str]) -> int:
     """, (instance_id, sorted(status_ids), tuple(sorted(STATUS_EVENTS)), REDACTED_KEY))
     rows = cur.fetchall()
     _update(cur, [((instance_id, status_id, event_id, batch_key, received_at),
-                   json.loads(redacted_bytes(payload, escaped, event_id)))
+                   redacted_payload(payload, escaped, event_id))
                   for event_id, batch_key, received_at, payload, escaped, status_id in rows])
     return len(rows)
 

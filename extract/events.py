@@ -118,12 +118,46 @@ def _parse_json(payload: bytes, text: str) -> tuple[Any, str | None]:
     return parsed, _canonical(parsed)
 
 
+# A run of 19 digits may be an integer beyond 64 bits, which orjson would read as a float.
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+
+
+def loads_exact(text: str) -> Any:
+    """JSON text as the standard library reads it (integers of any size kept exact), with orjson's speed
+    whenever that gives the same value: text holding a run of 19 digits, and anything orjson refuses, is
+    read by the standard library."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
+def dumps_sorted(value: Any) -> str:
+    """Compact JSON with sorted keys, not ASCII-escaped (as ``json.dumps(value, sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)``; a float may be written in another, equal form)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError: integers beyond 64 bits, lone surrogates
+        return _canonical(value)
+
+
+_ID_PREFIXES: dict[tuple[str, str, str], Any] = {}
+
+
 def event_id_for(instance_id: str, source: str, event_type: str, canonical_payload: bytes) -> str:
     """Deterministic id: the same event delivered twice (or loaded twice) gets the same id."""
-    digest = hashlib.sha256()
-    for part in (instance_id.encode(), source.encode(), event_type.encode()):
-        digest.update(part)
-        digest.update(b"\x1f")
+    key = (instance_id, source, event_type)
+    prefix = _ID_PREFIXES.get(key)
+    if prefix is None:
+        prefix = hashlib.sha256()
+        for part in key:
+            prefix.update(part.encode())
+            prefix.update(b"\x1f")
+        if len(_ID_PREFIXES) < 1024:  # a few instances, sources and event types; never unbounded
+            _ID_PREFIXES[key] = prefix
+    digest = prefix.copy()
     digest.update(canonical_payload)
     return digest.hexdigest()[:40]
 
@@ -155,6 +189,52 @@ def _shape_error(event_type: str, parsed: Any) -> tuple[str | None, str | None]:
     return None, f"unknown event type {event_type!r}"
 
 
+def _normalise_common(event: RawEvent, payload: bytes) -> tuple[RawRow, Any] | None:
+    """The common cases of :func:`normalise_parsed` (almost every event), by a shorter road that gives the row
+    :func:`_normalise_general` gives: a JSON payload orjson reads and writes back without an exponent (see
+    :func:`_parse_json`) and without a ``\\u0000`` escape, or the bare status id of a ``delete``. ``None`` for
+    anything else, which then takes the general road. (orjson refuses bytes that are not UTF-8, exactly as
+    ``bytes.decode`` does.)"""
+    if event.event_type in ID_EVENTS:
+        try:
+            text = payload.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            return None
+        if not _STATUS_ID.match(text):
+            return None
+        parsed: Any = text
+        payload_json = f'"{text}"'  # what json.dumps writes for a string of digits
+        canonical = payload_json.encode("ascii")
+    else:
+        try:
+            parsed = orjson.loads(payload)
+            canonical = orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS)
+        except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+            return None
+        # (a one-byte search first: searching for "e+" itself is ten times slower; a NUL character anywhere in
+        # the payload is written as \\u0000 in the canonical form)
+        if (b"+" in canonical and b"e+" in canonical) or (b"\\" in canonical and b"\\u0000" in canonical):
+            return None
+        payload_json = canonical.decode("utf-8")
+    status_id, error = _shape_error(event.event_type, parsed)
+    if event.source not in SOURCES:
+        error = (error + "; " if error else "") + f"unknown source {event.source!r}"
+    received_at = event.received_at if event.received_at.tzinfo else event.received_at.replace(tzinfo=timezone.utc)
+    event_id = event_id_for(event.instance_id, event.source, event.event_type, canonical)
+    if REDACTED_KEY in payload_json:
+        kept = json.loads(payload_json)
+        if isinstance(kept, dict) and isinstance(kept.get(REDACTED_KEY), str) and _EVENT_ID.match(kept[REDACTED_KEY]):
+            event_id = kept[REDACTED_KEY]
+    row = RawRow(
+        event_id=event_id,
+        instance_id=event.instance_id, instance_url=event.instance_url, stream=event.stream,
+        source=event.source, event_type=event.event_type, received_at=received_at.astimezone(timezone.utc),
+        payload_json=payload_json, payload_status_id=status_id, payload_error=error,
+        payload_escaped=False, payload_raw_base64=None,
+    )
+    return row, (parsed if isinstance(parsed, dict) else None)
+
+
 def normalise(event: RawEvent) -> RawRow:
     """Turn a received event into a storable row; never raises on bad input."""
     return normalise_parsed(event)[0]
@@ -163,6 +243,15 @@ def normalise(event: RawEvent) -> RawRow:
 def normalise_parsed(event: RawEvent) -> tuple[RawRow, Any]:
     """:func:`normalise`, and the payload's parsed JSON object when the row stores exactly that object (its
     canonical form), else ``None`` (for the consent pass, which then need not parse it again)."""
+    if event.payload is not None:
+        common = _normalise_common(event, event.payload)
+        if common is not None:
+            return common
+    return _normalise_general(event)
+
+
+def _normalise_general(event: RawEvent) -> tuple[RawRow, Any]:
+    """:func:`normalise_parsed` for any event (the cases :func:`_normalise_common` leaves, and all it takes)."""
     error: str | None = None
     escaped = False
     raw_b64: str | None = None

@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -233,15 +234,11 @@ class RawLoader:
                 pipeline.abort_packages()
             raise
 
-    def _confirm(self, batch_key: str, expected: int) -> None:
+    @staticmethod
+    def _confirm(cur, batch_key: str, expected: int) -> None:
         """Raise unless ``raw.stream_events`` holds exactly ``expected`` rows of the batch."""
-        conn = psycopg2.connect(self.dsn, connect_timeout=10)
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute("select count(*) from raw.stream_events where batch_key = %s", (batch_key,))
-                found = cur.fetchone()[0]
-        finally:
-            conn.close()
+        cur.execute("select count(*) from raw.stream_events where batch_key = %s", (batch_key,))
+        found = cur.fetchone()[0]
         if found != expected:
             raise LoadError(f"batch {batch_key} was not stored completely ({found} of {expected} rows); "
                             f"it stays buffered and is loaded again on the next attempt.")
@@ -262,18 +259,6 @@ class RawLoader:
         finally:
             conn.close()
 
-    def _after_load(self, consent) -> int:
-        """Record the batch's authors' consent; redact earlier payloads of accounts that just opted out and
-        of statuses the batch deletes (idempotent, so also run for a batch found already loaded)."""
-        if not consent.accounts and not consent.deleted:
-            return 0
-        conn = psycopg2.connect(self.dsn, connect_timeout=10)
-        try:
-            with conn, conn.cursor() as cur:
-                return after_load(cur, consent, self.privacy)
-        finally:
-            conn.close()
-
     @property
     def imports_dir(self) -> Path:
         """Where prepared batches wait for their load (on the state directory's file system, so dlt can hard-link
@@ -286,33 +271,94 @@ class RawLoader:
 
     def load_prepared(self, prepared: PreparedBatch) -> LoadReport:
         """Load a batch :func:`prepare_batch` made (idempotent by its key); its files are removed either way."""
+        try:
+            stored = self._store(prepared)
+        except BaseException:
+            prepared.discard()
+            raise
+        return self._settle(prepared, stored)
+
+    def load_all_prepared(self, batches: Iterable[PreparedBatch],
+                          on_batch: Callable[[PreparedBatch], None] | None = None) -> LoadReport:
+        """Load batches in order, as :meth:`load_prepared` does one; a batch's settling (confirming its rows,
+        recording consent, redacting earlier rows) runs in a background thread while the next batch's rows
+        are stored, so the ``COPY``s follow each other closely. ``on_batch`` is called once a batch is settled.
+
+        Each batch still commits before the next one starts, so load ids stay in commit order; a crash
+        between a batch's commit and its settling is mended by loading again (an already-loaded batch is
+        skipped, and settled again: settling is idempotent)."""
+        report = LoadReport()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="forkalytics-settle") as settler:
+            settling: tuple[PreparedBatch, Future[LoadReport]] | None = None
+
+            def settled() -> None:
+                if settling is not None:
+                    report.add(settling[1].result())
+                    if on_batch is not None:
+                        on_batch(settling[0])
+
+            try:
+                for prepared in batches:
+                    try:
+                        stored = self._store(prepared)
+                    except BaseException:
+                        prepared.discard()
+                        raise
+                    settled()
+                    settling = (prepared, settler.submit(self._settle, prepared, stored))
+                settled()
+            finally:
+                if settling is not None:
+                    wait([settling[1]])
+        return report
+
+    def _store(self, prepared: PreparedBatch) -> bool:
+        """Store the batch's rows (one dlt run, one transaction); False when it has no rows or is already stored."""
         import dlt
 
+        if not prepared.rows or not self._prepare(prepared.batch_key, prepared.months):
+            return False
+        imported: list[Path] = []
+
+        def batch_file():
+            load_id = dlt.current.load_package_state()["load_id"]
+            imported.append(_csv_for_load(prepared.path, load_id))
+            yield dlt.mark.with_file_import(str(imported[-1]), "csv", prepared.rows,
+                                            hints=dlt.mark.make_hints(columns=_EVENT_COLUMNS))
+
+        resource = dlt.resource(batch_file, name="stream_events", write_disposition="append",
+                                columns=_EVENT_COLUMNS)
+        try:
+            self._run(resource)
+        finally:
+            for path in imported:
+                path.unlink(missing_ok=True)
+        return True
+
+    def _settle(self, prepared: PreparedBatch, stored: bool) -> LoadReport:
+        """After :meth:`_store`: confirm the rows, record the authors' consent, redact earlier payloads of
+        accounts that just opted out and of statuses the batch deletes (idempotent, so also run for a batch
+        found already loaded); remove the batch's files."""
         report = LoadReport()
         try:
             if not prepared.rows:
                 return report
-            if not self._prepare(prepared.batch_key, prepared.months):
+            consent = prepared.consent
+            if stored or consent.accounts or consent.deleted:
+                conn = psycopg2.connect(self.dsn, connect_timeout=10)
+                try:
+                    if stored:
+                        with conn, conn.cursor() as cur:
+                            self._confirm(cur, prepared.batch_key, prepared.rows)
+                    if consent.accounts or consent.deleted:
+                        with conn, conn.cursor() as cur:
+                            report.privacy_redacted = after_load(cur, consent, self.privacy)
+                finally:
+                    conn.close()
+            if not stored:
                 report.skipped_batches = 1
-                report.privacy_redacted = self._after_load(prepared.consent)
                 return report
-            imported: list[Path] = []
-
-            def batch_file():
-                load_id = dlt.current.load_package_state()["load_id"]
-                imported.append(_csv_for_load(prepared.path, load_id))
-                yield dlt.mark.with_file_import(str(imported[-1]), "csv", prepared.rows,
-                                                hints=dlt.mark.make_hints(columns=_EVENT_COLUMNS))
-
-            resource = dlt.resource(batch_file, name="stream_events", write_disposition="append",
-                                    columns=_EVENT_COLUMNS)
-            try:
-                self._run(resource)
-            finally:
-                for path in imported:
-                    path.unlink(missing_ok=True)
-            self._confirm(prepared.batch_key, prepared.rows)
-            report.privacy_redacted = prepared.consent.redacted_rows + self._after_load(prepared.consent)
+            report.privacy_redacted += consent.redacted_rows
             report.batches = 1
             report.rows = prepared.rows
             report.rows_with_errors = prepared.rows_with_errors

@@ -115,11 +115,16 @@ def redact_status(payload: dict[str, Any], event_id: str) -> dict[str, Any]:
     return redacted
 
 
-def redacted_bytes(payload: Any, escaped: bool, event_id: str) -> bytes:
+def redacted_payload(payload: Any, escaped: bool, event_id: str) -> dict[str, Any]:
     """The redacted payload of a row: the Status without its text, or (an unparseable payload) just the mark."""
     if escaped or not isinstance(payload, dict):
-        return json.dumps({REDACTED_KEY: event_id}).encode("ascii")
-    return json.dumps(redact_status(payload, event_id), ensure_ascii=False).encode("utf-8")
+        return {REDACTED_KEY: event_id}
+    return redact_status(payload, event_id)
+
+
+def redacted_bytes(payload: Any, escaped: bool, event_id: str) -> bytes:
+    """:func:`redacted_payload` as JSON text."""
+    return json.dumps(redacted_payload(payload, escaped, event_id), ensure_ascii=False).encode("utf-8")
 
 
 def _watermark(cur) -> datetime | None:

@@ -100,3 +100,64 @@ def test_the_first_batches_are_smaller_and_the_same_file_always_gives_the_same_b
     sizes = [len(events) for events, _ in module._batches(archive, None, 300)]
     assert sizes == [50, 100, 200, 300, 300, 251]
     assert [len(events) for events, _ in module._batches(archive, None, 300)] == sizes
+
+
+def test_settling_while_the_next_batch_loads_stores_and_reports_what_settling_in_turn_does(
+        warehouse, tmp_path, archive):
+    """``load_all_prepared`` settles a batch (confirmation, consent, redaction of earlier rows its deletes
+    remove) in a background thread while the next batch is stored: the same rows and report as settling
+    each batch before storing the next (``load_prepared`` one batch at a time)."""
+    from extract import archive as module
+    from extract.consent import STRICT
+    from extract.raw_loader import LoadReport
+
+    loader = RawLoader(warehouse.dsn, tmp_path / "one-by-one")
+    in_turn = LoadReport()
+    for prepared, _ in module._prepared(archive, None, 250, None, STRICT, loader.imports_dir / "batches"):
+        in_turn.add(loader.load_prepared(prepared))
+    in_turn_rows = query(warehouse, ROWS)
+    with warehouse.connect() as conn, conn.cursor() as cur:
+        cur.execute("truncate raw.stream_events, raw.account_consent")
+    conn.close()
+
+    settled: list[int] = []
+    pipelined = load_archive(archive, RawLoader(warehouse.dsn, tmp_path / "pipelined"), batch_size=250,
+                             on_batch=lambda rows, _: settled.append(rows))
+    assert pipelined == in_turn
+    assert query(warehouse, ROWS) == in_turn_rows
+    assert settled == [250, 250, 250, 250, 201] and pipelined.batches == 5  # each batch once, in order
+    # deletes of statuses stored in earlier batches were redacted by settling, not only within a batch
+    cross_batch = query(warehouse, """
+        select count(*) from raw.stream_events as stored
+        where stored.payload ? 'forkalytics_redacted' and exists (
+            select 1 from raw.stream_events as deleted
+            where deleted.event_type = 'delete' and deleted.payload_status_id = stored.payload_status_id
+              and deleted.batch_key > stored.batch_key)""")[0][0]
+    assert cross_batch > 0
+
+
+def test_a_failed_settling_stops_the_load_with_its_error(warehouse, tmp_path, archive, monkeypatch):
+    from extract.raw_loader import LoadError
+
+    def refuse(cur, batch_key, expected):
+        if batch_key.endswith(":000001"):
+            raise LoadError(f"batch {batch_key} was not stored completely")
+
+    monkeypatch.setattr(RawLoader, "_confirm", staticmethod(refuse))
+    loader = RawLoader(warehouse.dsn, tmp_path / "state")
+    with pytest.raises(LoadError, match=":000001 was not stored completely"):
+        load_archive(archive, loader, batch_size=250)
+    assert not any(loader.imports_dir.rglob("*.arrow")), "prepared batch files are removed after a failure too"
+
+
+def test_fields_of_the_wrong_json_type_are_read_as_documented(warehouse, tmp_path):
+    archive = tmp_path / "odd-types.jsonl"
+    lines = [{"event": "update", "instance": "https://sim.example", "source": ["stream"], "stream": {"a": 1},
+              "received_at": 5, "payload": {"id": "1"}},
+             {"event": ["update"], "instance": "https://sim.example", "source": "backfill", "payload": {"id": "2"}}]
+    archive.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = load_archive(archive, RawLoader(warehouse.dsn, tmp_path / "state"))
+    assert report.rows == 2
+    assert query(warehouse, "select source, stream, event_type, payload_status_id from raw.stream_events "
+                            "order by payload_status_id") == [
+        ("import", "archive", "update", "1"), ("backfill", "archive", "archive.invalid", None)]

@@ -116,3 +116,71 @@ def test_whole_corpus_loads_with_valid_events_around_it(warehouse, tmp_path):
         cur.execute("select payload_raw_base64 from raw.stream_events where payload_escaped")
         restored = {base64.b64decode(value or "") for (value,) in cur.fetchall()}
     assert {c[2] for c in CORPUS if c[4]} <= restored
+
+
+# Payloads at the edges of the loader's short road (events._normalise_common): numbers written with exponents,
+# "e+" and \u0000 as text, redacted replays, ids with whitespace, the wrong source, a naive timestamp.
+EDGES: list[tuple[str, bytes | None]] = [
+    ("update", b'{"id": "20", "content": "Google+ and e+ in the text"}'),
+    ("update", b'{"id": "21", "meta": {"aspect": 1.7777777777777777, "focus": {"x": -0.5, "y": 5.2e-05}}}'),
+    ("update", b'{"id": "22", "content": "e+", "small": 0.0000521971290620896}'),
+    ("update", b'{"id": "23", "big": 18446744073709551616}'),
+    ("update", b'{"id": "24", "content": "a literal \\\\u0000 is text, not a NUL"}'),
+    ("update", b'{"id": "25", "k\\u0000ey": 1}'),
+    ("update", b'{"id": "26", "content": "caf\\u00e9 \\ud83d\\ude00 \xc3\xa9", "z": 1, "a": [true, null]}'),
+    ("update", b'{"id": "27", "forkalytics_redacted": "' + b"a" * 40 + b'", "content": ""}'),
+    ("update", b'{"id": "28", "forkalytics_redacted": "not-an-event-id"}'),
+    ("update", b'{"id": 29, "content": "numeric id"}'),
+    ("delete", b" 109000000000000030\n"),
+    ("delete", b"109000000000000031"),
+    ("delete", b"12345678901234567890123"),
+    ("poll.missing", b"109000000000000032"),
+    ("announcement", b'{"id": "33"}'),
+    ("update", b'  {"id": "34"}  '),
+]
+
+
+def _general_and_common_events():
+    from extract.simulator import SimulatedInstance, SimulatorConfig
+
+    events = [RawEvent("a.example", "https://a.example", "public", "stream", kind, NOW, payload)
+              for kind, payload in EDGES]
+    events += [RawEvent("a.example", "https://a.example", "public", "stream", kind, NOW, payload)
+               for _, kind, payload, _, _ in CORPUS]
+    events += [RawEvent("a.example", "https://a.example", "public", "nowhere", "update", NOW, GOOD.encode()),
+               RawEvent("a.example", "https://a.example", "public", "stream", "update", NOW.replace(tzinfo=None),
+                        GOOD.encode())]
+    sim = SimulatedInstance(SimulatorConfig(domain="sim.example", seed=5, events_per_second=0, access_token=None,
+                                            clock=lambda: NOW))
+    generated = [RawEvent("sim.example", "https://sim.example", "public", "stream", event.event, NOW,
+                          event.data.encode()) for event in sim.emit(600)]
+    return events, generated
+
+
+def test_the_loaders_short_road_gives_the_rows_of_the_general_one():
+    """Every event the short road takes gets exactly the row (event id, canonical payload, status id, error)
+    and the parsed Status the general road gives it; it takes almost all realistic events."""
+    from extract.events import _normalise_common, _normalise_general
+
+    edges, generated = _general_and_common_events()
+    taken = 0
+    for event in edges + generated:
+        common = _normalise_common(event, event.payload) if event.payload is not None else None
+        if common is not None:
+            taken += 1
+            assert common == _normalise_general(event), event
+    short_generated = sum(_normalise_common(event, event.payload) is not None for event in generated)
+    assert short_generated >= 0.95 * len(generated)
+    assert taken > short_generated  # some edge cases too (the plain ones), not only the generated events
+
+
+def test_exact_json_helpers_keep_every_number():
+    from extract.events import dumps_sorted, loads_exact
+
+    text = '{"b": 123456789012345678901234567890, "a": [-98765432109876543210, 0.1, 5.2e-05, "e+"], "c": "\\ud83d"}'
+    value = loads_exact(text)
+    assert value == json.loads(text)
+    assert value["b"] == 123456789012345678901234567890 and isinstance(value["b"], int)
+    assert json.loads(dumps_sorted(value)) == value
+    assert dumps_sorted({"z": 1, "a": "é"}) == '{"a":"é","z":1}'
+    assert loads_exact('{"id": "117527195586912103", "n": 12}') == {"id": "117527195586912103", "n": 12}
