@@ -217,21 +217,7 @@ def _normalise_common(event: RawEvent, payload: bytes) -> tuple[RawRow, Any] | N
             return None
         payload_json = canonical.decode("utf-8")
     status_id, error = _shape_error(event.event_type, parsed)
-    if event.source not in SOURCES:
-        error = (error + "; " if error else "") + f"unknown source {event.source!r}"
-    received_at = event.received_at if event.received_at.tzinfo else event.received_at.replace(tzinfo=timezone.utc)
-    event_id = event_id_for(event.instance_id, event.source, event.event_type, canonical)
-    if REDACTED_KEY in payload_json:
-        kept = json.loads(payload_json)
-        if isinstance(kept, dict) and isinstance(kept.get(REDACTED_KEY), str) and _EVENT_ID.match(kept[REDACTED_KEY]):
-            event_id = kept[REDACTED_KEY]
-    row = RawRow(
-        event_id=event_id,
-        instance_id=event.instance_id, instance_url=event.instance_url, stream=event.stream,
-        source=event.source, event_type=event.event_type, received_at=received_at.astimezone(timezone.utc),
-        payload_json=payload_json, payload_status_id=status_id, payload_error=error,
-        payload_escaped=False, payload_raw_base64=None,
-    )
+    row = _row(event, canonical, payload_json, status_id, error, False, None)
     return row, (parsed if isinstance(parsed, dict) else None)
 
 
@@ -306,6 +292,14 @@ def _normalise_general(event: RawEvent) -> tuple[RawRow, Any]:
             if event.event_type not in KNOWN_EVENTS:
                 error = f"{error}; unknown event type {event.event_type!r}"
 
+    row = _row(event, canonical, payload_json, status_id, error, escaped, raw_b64)
+    return row, (parsed if raw_b64 is None and payload_json is not None and isinstance(parsed, dict) else None)
+
+
+def _row(event: RawEvent, canonical: bytes, payload_json: str | None, status_id: str | None, error: str | None,
+         escaped: bool, raw_b64: str | None) -> RawRow:
+    """The row of a normalised event (both roads): the source checked, the time in UTC, the event id from the
+    canonical payload (or the id a redacted payload carries)."""
     if event.source not in SOURCES:
         error = (error + "; " if error else "") + f"unknown source {event.source!r}"
     received_at = event.received_at if event.received_at.tzinfo else event.received_at.replace(tzinfo=timezone.utc)
@@ -314,11 +308,10 @@ def _normalise_general(event: RawEvent) -> tuple[RawRow, Any]:
         kept = json.loads(payload_json)
         if isinstance(kept, dict) and isinstance(kept.get(REDACTED_KEY), str) and _EVENT_ID.match(kept[REDACTED_KEY]):
             event_id = kept[REDACTED_KEY]
-    row = RawRow(
+    return RawRow(
         event_id=event_id,
         instance_id=event.instance_id, instance_url=event.instance_url, stream=event.stream,
         source=event.source, event_type=event.event_type, received_at=received_at.astimezone(timezone.utc),
         payload_json=payload_json, payload_status_id=status_id, payload_error=error,
         payload_escaped=escaped, payload_raw_base64=raw_b64,
     )
-    return row, (parsed if raw_b64 is None and payload_json is not None and isinstance(parsed, dict) else None)
