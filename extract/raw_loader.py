@@ -21,7 +21,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -288,6 +288,7 @@ class RawLoader:
         between a batch's commit and its settling is mended by loading again (an already-loaded batch is
         skipped, and settled again: settling is idempotent)."""
         report = LoadReport()
+        # (leaving the block, however it is left, waits for the batch being settled)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="forkalytics-settle") as settler:
             settling: tuple[PreparedBatch, Future[LoadReport]] | None = None
 
@@ -297,19 +298,15 @@ class RawLoader:
                     if on_batch is not None:
                         on_batch(settling[0])
 
-            try:
-                for prepared in batches:
-                    try:
-                        stored = self._store(prepared)
-                    except BaseException:
-                        prepared.discard()
-                        raise
-                    settled()
-                    settling = (prepared, settler.submit(self._settle, prepared, stored))
+            for prepared in batches:
+                try:
+                    stored = self._store(prepared)
+                except BaseException:
+                    prepared.discard()
+                    raise
                 settled()
-            finally:
-                if settling is not None:
-                    wait([settling[1]])
+                settling = (prepared, settler.submit(self._settle, prepared, stored))
+            settled()
         return report
 
     def _store(self, prepared: PreparedBatch) -> bool:
