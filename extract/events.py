@@ -98,6 +98,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _orjson_canonical(payload: bytes) -> tuple[Any, bytes] | None:
+    """orjson's parse of a payload and its canonical form (sorted keys, compact, UTF-8), or None when the
+    standard library must decide: orjson refuses the payload (not UTF-8, lone surrogates, NaN), or writes an
+    exponent (it reads an integer beyond 64 bits as a float; a one-byte search for "+" first: searching for
+    "e+" itself is ten times slower)."""
+    try:
+        parsed = orjson.loads(payload)
+        canonical = orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return None
+    if b"+" in canonical and b"e+" in canonical:
+        return None
+    return parsed, canonical
+
+
 def _parse_json(payload: bytes, text: str) -> tuple[Any, str | None]:
     """The parsed payload and its canonical text (sorted keys, compact, UTF-8; None when it cannot be encoded).
 
@@ -106,14 +121,9 @@ def _parse_json(payload: bytes, text: str) -> tuple[Any, str | None]:
     given payload always takes the same path and gets the same event id. NaN and Infinity are not JSON and
     PostgreSQL's jsonb refuses them: they raise ValueError like any other invalid JSON.
     """
-    try:
-        parsed = orjson.loads(payload)
-        canonical = orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS).decode("utf-8")
-        # orjson reads an integer beyond 64 bits as a float (written with an exponent): keep it exact instead
-        if "e+" not in canonical:
-            return parsed, canonical
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError, UnicodeDecodeError):
-        pass
+    fast = _orjson_canonical(payload)
+    if fast is not None:
+        return fast[0], fast[1].decode("utf-8")
     parsed = json.loads(text, parse_constant=_reject_constant)
     return parsed, _canonical(parsed)
 
@@ -192,7 +202,7 @@ def _shape_error(event_type: str, parsed: Any) -> tuple[str | None, str | None]:
 def _normalise_common(event: RawEvent, payload: bytes) -> tuple[RawRow, Any] | None:
     """The common cases of :func:`normalise_parsed` (almost every event), by a shorter road that gives the row
     :func:`_normalise_general` gives: a JSON payload orjson reads and writes back without an exponent (see
-    :func:`_parse_json`) and without a ``\\u0000`` escape, or the bare status id of a ``delete``. ``None`` for
+    :func:`_orjson_canonical`) and without a ``\\u0000`` escape, or the bare status id of a ``delete``. ``None`` for
     anything else, which then takes the general road. (orjson refuses bytes that are not UTF-8, exactly as
     ``bytes.decode`` does.)"""
     if event.event_type in ID_EVENTS:
@@ -206,15 +216,11 @@ def _normalise_common(event: RawEvent, payload: bytes) -> tuple[RawRow, Any] | N
         payload_json = f'"{text}"'  # what json.dumps writes for a string of digits
         canonical = payload_json.encode("ascii")
     else:
-        try:
-            parsed = orjson.loads(payload)
-            canonical = orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS)
-        except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        fast = _orjson_canonical(payload)
+        # (a NUL character anywhere in the payload is written as \\u0000 in the canonical form)
+        if fast is None or (b"\\" in fast[1] and b"\\u0000" in fast[1]):
             return None
-        # (a one-byte search first: searching for "e+" itself is ten times slower; a NUL character anywhere in
-        # the payload is written as \\u0000 in the canonical form)
-        if (b"+" in canonical and b"e+" in canonical) or (b"\\" in canonical and b"\\u0000" in canonical):
-            return None
+        parsed, canonical = fast
         payload_json = canonical.decode("utf-8")
     status_id, error = _shape_error(event.event_type, parsed)
     row = _row(event, canonical, payload_json, status_id, error, False, None)
