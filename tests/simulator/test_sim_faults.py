@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -113,6 +114,9 @@ def test_malformed_frames(sim, open_raw, kind):
 
 def test_mastodon_py_meets_malformed_frames(sim, api, new_listener):
     listener = new_listener()
+    thread_errors: list[BaseException | None] = []
+    previous_hook = threading.excepthook
+    threading.excepthook = lambda args: thread_errors.append(args.exc_value)
     handle = api.stream_public(listener, run_async=True)
     try:
         assert sim.wait_for_connections(1, stream="public")
@@ -123,8 +127,14 @@ def test_mastodon_py_meets_malformed_frames(sim, api, new_listener):
         emit_until_written(sim, "public")
         assert listener.wait(lambda li: li.aborts)
         assert isinstance(listener.aborts[0], MastodonMalformedEventError)
+        # without reconnect_async the client's stream thread then ends by raising the error it reported
+        # (waited for here, so it is not left to surface as an unhandled thread error in a later test)
+        handle.join(timeout=5)
+        assert not handle.is_alive()
+        assert thread_errors == [listener.aborts[0]]
     finally:
         handle.close()
+        threading.excepthook = previous_hook
 
 
 def test_http_errors(sim, api):
