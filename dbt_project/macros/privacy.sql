@@ -151,10 +151,25 @@
   (refreshed_at = the run's start). Both are found as joins with the delete events, so the list holds only
   rows of deleted posts: on a full build, where every row was written now, a list of every row (read back
   by one index probe each) took 16 s per model at 1M events.
+
+  When every row of the table was written by this run (a full build; checked once through the refreshed_at
+  index, which the model creates before this hook), both halves are the rows of posts with a delete event:
+  then one join is read instead of the union of two, each of which read the whole table twice (UPDATEs get
+  no parallel workers). A full build of 1M events: 2.3-3.0 s per model instead of 3.8-6.5 s.
 -#}
 {% macro deleted_this_run(events) -%}
-    {#- found by event_id (an index read of the few rows), not as a filter over every row -#}
-    target.event_id = any(array(
+    {%- set run_started = forkalytics.run_started_timestamptz() -%}
+    {%- set earlier_rows -%}
+        exists (
+            select 1
+            from {{ this }} as earlier
+            where
+                earlier.refreshed_at < {{ run_started }}
+                or earlier.refreshed_at > {{ run_started }}
+                or earlier.refreshed_at is null
+        )
+    {%- endset -%}
+    {%- set rows_of_deleted_posts -%}
         select written.event_id
         from {{ this }} as written
         inner join {{ events }} as deletes
@@ -162,8 +177,17 @@
                 written.instance_id = deletes.instance_id
                 and written.status_id = deletes.status_id
         where
-            written.refreshed_at = {{ forkalytics.run_started_timestamptz() }}
-            and deletes.event_type = 'delete'
+            deletes.event_type = 'delete'
+    {%- endset -%}
+    {#- found by event_id (an index read of the few rows), not as a filter over every row; each part runs
+        only when its one-time check of `earlier_rows` holds -#}
+    target.event_id = any(array(
+        {{ rows_of_deleted_posts }}
+            and not {{ earlier_rows }}
+        union
+        {{ rows_of_deleted_posts }}
+            and written.refreshed_at = {{ run_started }}
+            and {{ earlier_rows }}
         union
         select kept.event_id
         from {{ events }} as deletes
@@ -172,8 +196,9 @@
                 deletes.instance_id = kept.instance_id
                 and deletes.status_id = kept.status_id
         where
-            deletes.refreshed_at = {{ forkalytics.run_started_timestamptz() }}
+            deletes.refreshed_at = {{ run_started }}
             and deletes.event_type = 'delete'
+            and {{ earlier_rows }}
     ))
 {%- endmacro %}
 

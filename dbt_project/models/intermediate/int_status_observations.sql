@@ -8,8 +8,8 @@
             "{{ forkalytics.backfill_observation_card_urls() }}",
         ],
         post_hook=[
-            "{{ forkalytics.privacy_hook_status_observations() }}",
             "{{ forkalytics.refreshed_at_index() }}",
+            "{{ forkalytics.privacy_hook_status_observations() }}",
             "{{ forkalytics.lookup_index('observed', ['observed_at']) }}",
             "{{ forkalytics.lookup_index('status', ['status_id']) }}",
             "{{ forkalytics.lookup_index('account_recency', ['instance_id', 'account_id', 'observed_at', 'event_id']) }}",

@@ -4,9 +4,9 @@
         unique_key='event_id',
         incremental_strategy='delete+insert',
         post_hook=[
+            "{{ forkalytics.refreshed_at_index() }}",
             "{{ forkalytics.privacy_hook_deduped_events() }}",
             "create index if not exists int_stream_events__deduped_loads_idx on {{ this }} (loaded_at, dlt_load_id)",
-            "{{ forkalytics.refreshed_at_index() }}",
             "{{ forkalytics.lookup_index('instance_url', ['instance_id', 'instance_url']) }}",
             "{{ forkalytics.lookup_index('received', ['instance_id', 'received_at']) }}",
         ],
