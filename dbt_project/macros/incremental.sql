@@ -120,9 +120,12 @@
   Post-hook: an index on `columns` of an incremental model, named `<model>_<name>_idx`. A hook rather than
   the `indexes` config, which dbt applies only when it creates the table: a mart that was a table before it
   became incremental (or a warehouse built before the index was added) gets it on its next run too.
+  `unique` makes it the model's enforced key, which its key test then reads from the catalog
+  (macros/tests/unique_index.sql); an index of that name built before stays as it is.
 -#}
-{% macro lookup_index(name, columns) -%}
-    create index if not exists {{ this.identifier }}_{{ name }}_idx on {{ this }} ({{ columns | join(', ') }})
+{% macro lookup_index(name, columns, unique=false) -%}
+    create {{ 'unique ' if unique }}index if not exists {{ this.identifier }}_{{ name }}_idx
+    on {{ this }} ({{ columns | join(', ') }})
 {%- endmacro %}
 
 {#-

@@ -207,6 +207,24 @@ def test_edit_after_delete_does_not_resurrect(scenario: Scenario) -> None:
     assert "Secret" not in repr(scenario.query("select * from marts.stream_events where status_id = '140'"))
 
 
+def test_deleted_posts_keep_no_text_in_the_tables_of_events(scenario: Scenario) -> None:
+    """The privacy hooks blank a deleted post's text where events are kept: in the rows the first (full) build
+    wrote (posts 130 and 140, both deleted in load 1, whose raw text this scenario stores unredacted) and in
+    the rows a later run wrote (140's edit after its delete, load 2)."""
+    tables = {
+        "intermediate.int_stream_events__deduped": "event_type, payload, content_html, spoiler_text",
+        "intermediate.int_status_observations": "event_id, content_html, content_text, spoiler_text",
+    }
+    for table, columns in tables.items():
+        rows = scenario.query(f"select {columns} from {table} where status_id in ('130', '140')")
+        assert len(rows) >= 3, (table, rows)
+        assert "Secret" not in repr(rows) and "Federated late" not in repr(rows), (table, rows)
+    events = scenario.query("select payload from intermediate.int_stream_events__deduped "
+                            "where status_id in ('130', '140') and event_type <> 'delete'")
+    assert len(events) == 3
+    assert all(event["payload"]["forkalytics_redaction"] == "post deleted" for event in events), events
+
+
 def test_delete_of_a_post_never_seen_is_explained(scenario: Scenario) -> None:
     assert scenario.query("select * from marts.posts where post_id = '150'") == []
     event = scenario.one("select * from marts.stream_events where status_id = '150'")
@@ -509,6 +527,51 @@ def test_tables_store_rows_up_to_a_page_uncompressed_and_older_tables_get_the_se
     restored = run_dbt(["run", "--select", "int_stream_events__deduped"], scenario.dsn, state_dir=scenario.state_dir,
                        quiet=True)
     assert restored.success, restored.output_tail
+
+
+def test_key_tests_read_the_unique_index_and_without_it_the_table(scenario: Scenario) -> None:
+    """A key a valid unique index enforces is tested from the catalog, without reading the table (dbt's
+    `unique` and the project's `unique_combination`); with the index gone the test reads the table again and
+    finds the duplicate (macros/tests/unique_index.sql)."""
+    table = "intermediate.int_status_deletes"
+    tests = ("unique_combination_int_status_deletes_instance_id__status_id",
+             "unique_int_stream_events__deduped_event_id")
+
+    def run_tests() -> tuple[DbtResult, dict[str, str]]:
+        result = run_dbt(["test", "--select", *tests], scenario.dsn, state_dir=scenario.state_dir, quiet=True)
+        run_dir = scenario.state_dir / "dbt" / "target" / "run"
+        return result, {test: next(run_dir.rglob(f"{test}.sql")).read_text() for test in tests}
+
+    def execute(statement: str) -> list[tuple]:
+        conn = psycopg2.connect(scenario.dsn)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(statement)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+
+    passed, compiled = run_tests()
+    assert passed.success, passed.output_tail
+    for sql in compiled.values():
+        assert "enforces this key" in sql and "group by" not in sql, sql
+    [(index, definition)] = execute(f"""
+        select indexrelid::regclass::text, pg_get_indexdef(indexrelid)
+        from pg_index where indrelid = '{table}'::regclass and indisunique""")
+    execute(f"drop index {index}")
+    try:
+        execute(f"insert into {table} select * from {table} limit 1")
+        failed, compiled = run_tests()
+        assert not failed.success and "error 1" in failed.summary, failed.summary
+        assert "group by" in compiled[tests[0]] and "enforces this key" in compiled[tests[1]]
+    finally:
+        execute(f"""
+            delete from {table} as later using {table} as earlier
+            where later.ctid > earlier.ctid
+                and (later.instance_id, later.status_id) = (earlier.instance_id, earlier.status_id)""")
+        execute(definition)
+    again, compiled = run_tests()
+    assert again.success and "enforces this key" in compiled[tests[0]]
 
 
 def test_small_incremental_runs_resample_only_the_time_columns(scenario: Scenario) -> None:

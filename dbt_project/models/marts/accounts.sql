@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         post_hook=[
             "{{ forkalytics.refreshed_at_index() }}",
-            "{{ forkalytics.lookup_index('key', ['instance_id', 'account_id']) }}",
+            "{{ forkalytics.lookup_index('key', ['instance_id', 'account_id'], unique=true) }}",
         ],
         on_schema_change='append_new_columns',
     )

@@ -9,7 +9,7 @@
         ],
         post_hook=[
             "{{ forkalytics.refreshed_at_index() }}",
-            "{{ forkalytics.lookup_index('key', ['instance_id', 'media_id']) }}",
+            "{{ forkalytics.lookup_index('key', ['instance_id', 'media_id'], unique=true) }}",
             "{{ forkalytics.lookup_index('post', ['instance_id', 'post_id']) }}",
             "{{ forkalytics.privacy_hook_media_attachments() }}",
         ],

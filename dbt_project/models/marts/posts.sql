@@ -17,7 +17,7 @@
         ],
         on_schema_change='append_new_columns',
         indexes=[
-            {'columns': ['instance_id', 'post_id']},
+            {'columns': ['instance_id', 'post_id'], 'unique': true},
             {'columns': ['created_at']},
         ],
     )
