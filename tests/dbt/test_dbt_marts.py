@@ -63,6 +63,16 @@ class Scenario:
         assert len(rows) == 1, rows
         return rows[0]
 
+    def execute(self, statement: str) -> list[tuple]:
+        """Run one statement and commit it; its rows, if it returns any."""
+        conn = psycopg2.connect(self.dsn)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(statement)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+
 
 @pytest.fixture(scope="module")
 def scenario(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
@@ -542,34 +552,25 @@ def test_key_tests_read_the_unique_index_and_without_it_the_table(scenario: Scen
         run_dir = scenario.state_dir / "dbt" / "target" / "run"
         return result, {test: next(run_dir.rglob(f"{test}.sql")).read_text() for test in tests}
 
-    def execute(statement: str) -> list[tuple]:
-        conn = psycopg2.connect(scenario.dsn)
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(statement)
-                return cur.fetchall() if cur.description else []
-        finally:
-            conn.close()
-
     passed, compiled = run_tests()
     assert passed.success, passed.output_tail
     for sql in compiled.values():
         assert "enforces this key" in sql and "group by" not in sql, sql
-    [(index, definition)] = execute(f"""
+    [(index, definition)] = scenario.execute(f"""
         select indexrelid::regclass::text, pg_get_indexdef(indexrelid)
         from pg_index where indrelid = '{table}'::regclass and indisunique""")
-    execute(f"drop index {index}")
+    scenario.execute(f"drop index {index}")
     try:
-        execute(f"insert into {table} select * from {table} limit 1")
+        scenario.execute(f"insert into {table} select * from {table} limit 1")
         failed, compiled = run_tests()
         assert not failed.success and "error 1" in failed.summary, failed.summary
         assert "group by" in compiled[tests[0]] and "enforces this key" in compiled[tests[1]]
     finally:
-        execute(f"""
+        scenario.execute(f"""
             delete from {table} as later using {table} as earlier
             where later.ctid > earlier.ctid
                 and (later.instance_id, later.status_id) = (earlier.instance_id, earlier.status_id)""")
-        execute(definition)
+        scenario.execute(definition)
     again, compiled = run_tests()
     assert again.success and "enforces this key" in compiled[tests[0]]
 
@@ -581,17 +582,8 @@ def test_small_incremental_runs_resample_only_the_time_columns(scenario: Scenari
     table = "intermediate.int_post_versions"
     time_column, other_column = "valid_from", "content_html"
 
-    def execute(statement: str) -> list[tuple]:
-        conn = psycopg2.connect(scenario.dsn)
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(statement)
-                return cur.fetchall() if cur.description else []
-        finally:
-            conn.close()
-
     def sampled() -> set[str]:
-        return {name for (name,) in execute(f"""
+        return {name for (name,) in scenario.execute(f"""
             select attname from pg_stats
             where schemaname || '.' || tablename = '{table}' and attname in ('{time_column}', '{other_column}')""")}
 
@@ -602,7 +594,7 @@ def test_small_incremental_runs_resample_only_the_time_columns(scenario: Scenari
         assert result.success, result.output_tail
 
     def forget_statistics() -> None:
-        execute(f"""
+        scenario.execute(f"""
             delete from pg_statistic
             where starelid = '{table}'::regclass and staattnum in (
                 select attnum from pg_attribute
@@ -610,7 +602,7 @@ def test_small_incremental_runs_resample_only_the_time_columns(scenario: Scenari
         assert sampled() == set()
 
     # autovacuum would analyse the table on its own after the rewrite below, restoring what the test removes
-    execute(f"alter table {table} set (autovacuum_enabled = false)")
+    scenario.execute(f"alter table {table} set (autovacuum_enabled = false)")
     try:
         forget_statistics()
         run(0.0)  # every run changes at least none of the table: a whole ANALYZE
@@ -620,7 +612,7 @@ def test_small_incremental_runs_resample_only_the_time_columns(scenario: Scenari
         assert sampled() == {time_column}
         # every post's events refreshed (as a run of the deduplicated events rewriting them would): the next run
         # recomputes every post, deleting and inserting each of its versions, more than half of the table
-        execute("update intermediate.int_stream_events__deduped set refreshed_at = now()")
+        scenario.execute("update intermediate.int_stream_events__deduped set refreshed_at = now()")
         run(0.5)
         assert sampled() == {time_column, other_column}
         # that run's own changes, which its whole ANALYZE sampled, do not count against the next run
@@ -628,7 +620,7 @@ def test_small_incremental_runs_resample_only_the_time_columns(scenario: Scenari
         run(0.5)
         assert sampled() == {time_column}
     finally:
-        execute(f"alter table {table} reset (autovacuum_enabled)")
+        scenario.execute(f"alter table {table} reset (autovacuum_enabled)")
 
 
 def test_stale_instances_are_the_ones_the_freshness_test_reports(scenario: Scenario) -> None:
