@@ -49,14 +49,8 @@ class Scenario:
     versions_after_first: dict[str, int]
 
     def query(self, statement: str, params: tuple = ()) -> list[dict[str, Any]]:
-        conn = psycopg2.connect(self.dsn)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(statement, params)
-                names = [d[0] for d in cur.description]
-                return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-        finally:
-            conn.close()
+        names, rows = self._run(statement, params)
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def one(self, statement: str, params: tuple = ()) -> dict[str, Any]:
         rows = self.query(statement, params)
@@ -65,11 +59,17 @@ class Scenario:
 
     def execute(self, statement: str) -> list[tuple]:
         """Run one statement and commit it; its rows, if it returns any."""
+        return self._run(statement)[1]
+
+    def _run(self, statement: str, params: tuple = ()) -> tuple[list[str], list[tuple]]:
+        """One statement in a transaction of its own (committed): its column names and rows (none without)."""
         conn = psycopg2.connect(self.dsn)
         try:
             with conn, conn.cursor() as cur:
-                cur.execute(statement)
-                return cur.fetchall() if cur.description else []
+                cur.execute(statement, params)
+                if cur.description is None:
+                    return [], []
+                return [d[0] for d in cur.description], cur.fetchall()
         finally:
             conn.close()
 
@@ -506,25 +506,14 @@ def test_tables_store_rows_up_to_a_page_uncompressed_and_older_tables_get_the_se
     table = "intermediate.int_stream_events__deduped"
 
     def options() -> dict[str, list[str]]:
-        conn = psycopg2.connect(scenario.dsn)
-        try:
-            with conn, conn.cursor() as cur:
-                cur.execute(query)
-                return {name: list(reloptions) for name, reloptions in cur.fetchall()}
-        finally:
-            conn.close()
+        return {name: list(reloptions) for name, reloptions in scenario.execute(query)}
 
     built = options()
     assert {"intermediate.int_stream_events__deduped", "intermediate.int_status_observations",
             "marts.posts", "marts.stream_events"} <= set(built)
     assert all("toast_tuple_target=8160" in reloptions for reloptions in built.values()), built
 
-    conn = psycopg2.connect(scenario.dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(f"alter table {table} reset (toast_tuple_target)")
-    finally:
-        conn.close()
+    scenario.execute(f"alter table {table} reset (toast_tuple_target)")
     assert "toast_tuple_target=8160" not in options()[table]
     again = run_dbt(["run", "--select", "int_stream_events__deduped"], scenario.dsn, state_dir=scenario.state_dir,
                     quiet=True)
